@@ -1,0 +1,178 @@
+"""One settings object, read from environment variables and an optional TOML file.
+
+Precedence: explicit arguments > environment > TOML file (``AUDIOMUSE_CONFIG``, else
+``<data dir>/audiomuse.toml``) > defaults. Defaults are the reference implementation's.
+Secrets are ``SecretStr``: masked in repr, str, logs and Dagster metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion"]
+LlmProvider = Literal["none", "ollama", "openai", "gemini", "mistral"]
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("audiomuse"))
+
+
+def config_file_path() -> Path:
+    explicit = os.environ.get("AUDIOMUSE_CONFIG")
+    if explicit:
+        return Path(explicit)
+    data_dir = os.environ.get("AUDIOMUSE_DATA_DIR")
+    return (Path(data_dir) if data_dir else default_data_dir()) / "audiomuse.toml"
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can tune. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False,
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a validation error must not echo a secret back
+    )
+
+    # Storage
+    database_url: SecretStr | None = Field(
+        default=None, description="Any PostgreSQL URL; unset = embedded server under the data dir."
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        validation_alias="AUDIOMUSE_DATA_DIR",
+        description="Where the embedded database, index cache and downloads live.",
+    )
+
+    # Media server
+    media_server_type: ProviderKind = "local"
+    media_server_url: str | None = None
+    media_server_user: str | None = None
+    media_server_password: SecretStr | None = None
+    media_server_token: SecretStr | None = Field(
+        default=None, description="Jellyfin API token."
+    )
+    music_dir: Path | None = Field(
+        default=None, description="Folder of music for the local provider (default: sample library)."
+    )
+    http_timeout: float = 30.0
+    http_retries: int = 3
+
+    # LLM (chat, playlist names)
+    ai_model_provider: LlmProvider = "none"
+    ai_model_url: str | None = None
+    ai_model_name: str | None = None
+    ai_api_key: SecretStr | None = None
+    ai_timeout: float = 60.0
+
+    # Analysis
+    num_recent_albums: int = Field(default=0, ge=0, description="0 = all albums")
+    patch_hop: int = Field(default=187, ge=1, le=187, description="MusiCNN patch hop in frames")
+    analysis_threads: int = Field(default=1, ge=1, description="onnxruntime threads per worker")
+    analysis_workers: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1), ge=1,
+        description="concurrent album runs; threads x workers = cores",
+    )
+
+    # Clustering (reference defaults)
+    cluster_algorithm: Literal["kmeans", "gmm", "dbscan", "spectral"] = "kmeans"
+    clustering_runs: int = Field(default=5000, ge=1)
+    num_clusters_min: int = Field(default=40, ge=2)
+    num_clusters_max: int = Field(default=100, ge=2)
+    enable_clustering_embeddings: bool = True
+    max_songs_per_cluster: int = Field(default=0, ge=0)
+    min_songs_per_playlist: int = Field(default=20, ge=1)
+    top_playlist_number: int = Field(default=10, ge=1)
+    score_weight_diversity: float = 2.0
+    score_weight_purity: float = 1.0
+    score_weight_silhouette: float = 0.0
+    score_weight_davies_bouldin: float = 0.0
+    score_weight_calinski_harabasz: float = 0.0
+    score_weight_other_feature_diversity: float = 0.0
+    score_weight_other_feature_purity: float = 0.0
+    sampling_percentage_change_per_run: float = Field(default=0.2, ge=0, le=1)
+    max_songs_per_artist: int = Field(default=3, ge=1)
+
+    # Collection sync (opt-in)
+    sync_database_url: SecretStr | None = None
+    sync_accept_policy: bool = False
+
+    @field_validator("database_url", "sync_database_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        return None if value in ("", None) else value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file_path())
+        return (init_settings, env_settings, toml)
+
+    # Derived paths
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def public_dict(self) -> dict:
+        """Settings safe to show: secrets masked, URLs stripped of passwords."""
+        out = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                raw = value.get_secret_value()
+                out[name] = redact_url(raw) if "://" in raw else "**********"
+            elif isinstance(value, Path):
+                out[name] = str(value)
+            else:
+                out[name] = value
+        return out
+
+
+def redact_url(url: str) -> str:
+    """``postgresql://user:pw@host/db`` -> ``postgresql://user:***@host/db``; query secrets too."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "**********"
+    netloc = parts.netloc
+    if "@" in netloc:
+        creds, host = netloc.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in creds else f"{user}@{host}"
+    query = "&".join(
+        f"{k}=***" if k.lower() in _SECRET_QUERY_KEYS else f"{k}={v}"
+        for k, _, v in (p.partition("=") for p in parts.query.split("&") if p)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_SECRET_QUERY_KEYS = {"password", "p", "t", "s", "token", "api_key", "apikey", "key"}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests build their own ``Settings(...)`` instead."""
+    return Settings()

@@ -1,0 +1,122 @@
+"""The one small interface every media server (or a plain folder) implements.
+
+Everything downstream (catalog, analysis, publishing, fingerprint) talks to this interface only, so
+a new server is one module plus its tests.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Album:
+    id: str
+    name: str
+    artist: str
+    year: int | None = None
+    added: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Track:
+    id: str
+    album_id: str
+    title: str
+    artist: str
+    album: str
+    duration: float | None = None  # seconds
+    file_format: str | None = None  # lower-case suffix without dot: "mp3", "flac", ...
+    track_number: int | None = None
+
+
+@dataclass(frozen=True)
+class PlayedTrack:
+    track_id: str
+    play_count: int
+    last_played: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Playlist:
+    id: str
+    name: str
+
+
+class ProviderError(RuntimeError):
+    """A media server failed. The message names the server, never a secret."""
+
+    def __init__(self, server: str, message: str):
+        super().__init__(f"{server}: {message}")
+        self.server = server
+
+
+class ProviderUnavailable(ProviderError):
+    """The server could not be reached (after retries)."""
+
+
+class ProviderAuthError(ProviderError):
+    """The server refused the credentials."""
+
+
+class MediaProvider(abc.ABC):
+    """A music library: a media server or a local folder."""
+
+    #: short kind name, e.g. "local", "subsonic", "jellyfin", "lyrion"
+    kind: str = "abstract"
+
+    @abc.abstractmethod
+    def newest_albums(self, limit: int = 0) -> list[Album]:
+        """Albums, most recently added first; ``limit`` 0 means all."""
+
+    @abc.abstractmethod
+    def album_tracks(self, album_id: str) -> list[Track]:
+        """The audio tracks of one album."""
+
+    @abc.abstractmethod
+    def download(self, track: Track, dest_dir: Path) -> Path:
+        """Write the original file of ``track`` into ``dest_dir`` and return its path."""
+
+    @abc.abstractmethod
+    def list_playlists(self) -> list[Playlist]:
+        """Playlists visible to the configured user."""
+
+    @abc.abstractmethod
+    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str]) -> Playlist:
+        """Create playlist ``name`` with exactly ``track_ids``; replace its songs if it exists."""
+
+    @abc.abstractmethod
+    def delete_playlist(self, playlist_id: str) -> None:
+        """Delete one playlist."""
+
+    @abc.abstractmethod
+    def top_played(self, limit: int = 100, user: str | None = None) -> list[PlayedTrack]:
+        """A user's most played tracks with their last-played time, most played first."""
+
+    def delete_playlists_by_suffix(self, suffix: str, keep: Sequence[str] = ()) -> list[str]:
+        """Delete every playlist whose name ends with ``suffix`` except names in ``keep``."""
+        deleted = []
+        for playlist in self.list_playlists():
+            if playlist.name.endswith(suffix) and playlist.name not in keep:
+                self.delete_playlist(playlist.id)
+                deleted.append(playlist.name)
+        return deleted
+
+    @contextlib.contextmanager
+    def downloaded(self, track: Track) -> Iterator[Path]:
+        """Download ``track`` to a private temp dir that is removed afterwards, whatever happens."""
+        tmp = Path(tempfile.mkdtemp(prefix="audiomuse-"))
+        try:
+            yield self.download(track, tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
