@@ -1,0 +1,53 @@
+"""Read the media server's catalog into the store.
+
+The catalog is the root of everything: each album found here becomes one analysis partition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from audiomuse.providers.base import MediaProvider, ProviderError
+from audiomuse.store import Database
+from audiomuse.store import catalog as catalog_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CatalogResult:
+    album_ids: list[str] = field(default_factory=list)
+    new_album_ids: list[str] = field(default_factory=list)
+    tracks: int = 0
+    failed_albums: dict[str, str] = field(default_factory=dict)  # album id -> error
+
+
+def sync_catalog(
+    provider: MediaProvider,
+    db: Database,
+    limit: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> CatalogResult:
+    """Store the newest ``limit`` albums (0 = all) and their tracks.
+
+    One album whose track listing fails is recorded and skipped; a server that is down for the
+    album list itself raises (nothing is written, the previous catalog stays).
+    """
+    albums = provider.newest_albums(limit)
+    result = CatalogResult(album_ids=[a.id for a in albums])
+    with db.connection() as conn:
+        result.new_album_ids = catalog_store.upsert_albums(conn, albums)
+    for i, album in enumerate(albums, 1):
+        try:
+            tracks = provider.album_tracks(album.id)
+        except ProviderError as exc:
+            log.warning("album %r skipped: %s", album.name, exc)
+            result.failed_albums[album.id] = str(exc)
+            continue
+        with db.connection() as conn:
+            result.tracks += catalog_store.upsert_tracks(conn, album.id, tracks)
+        if progress:
+            progress(i, len(albums))
+    return result

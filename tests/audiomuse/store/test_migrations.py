@@ -1,0 +1,33 @@
+from audiomuse.store import Database
+
+
+def test_migrate_creates_schema_and_is_idempotent(empty_db: Database):
+    assert empty_db.current_revision() is None
+    empty_db.migrate()
+    empty_db.migrate()  # a second run is a no-op, not an error
+    assert empty_db.current_revision() == "0001"
+    with empty_db.connection() as conn:
+        tables = {r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+    assert {"albums", "tracks", "score", "embedding", "playlists", "artifacts"} <= tables
+    assert ext is not None
+
+
+def test_embedding_roundtrip_as_numpy(db: Database):
+    import numpy as np
+
+    vec = np.linspace(-1, 1, 200, dtype=np.float32)
+    with db.connection() as conn:
+        conn.execute("INSERT INTO albums (id, name) VALUES ('a1', 'Album')")
+        conn.execute("INSERT INTO tracks (id, album_id, title, song_key) VALUES ('t1', 'a1', 'T', '|t')")
+        conn.execute(
+            "INSERT INTO embedding (track_id, embedding, n_patches, model) VALUES ('t1', %s, 3, 'm')", (vec,))
+    with db.connection() as conn:
+        got = conn.execute("SELECT embedding FROM embedding").fetchone()[0]
+    assert np.allclose(got.to_numpy() if hasattr(got, "to_numpy") else got, vec)
+
+
+def test_each_test_gets_an_empty_database(db: Database):
+    with db.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM albums").fetchone()[0] == 0

