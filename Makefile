@@ -3,15 +3,55 @@ SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Downloads (wheels, Debian packages, the sample library) are cached here, outside the clone.
 CACHE ?= $(HOME)/.cache/audiomuse
 export UV_CACHE_DIR ?= $(CACHE)/uv
 export AUDIOMUSE_CACHE := $(CACHE)
+SAMPLES_SMALL := $(CACHE)/sample-library-small
+PYTEST_ARGS ?=
 
-.PHONY: venv
+.PHONY: help venv sysdeps samples samples-small convert-venv run test test-fast bench clean
+help:
+	@echo "make run        install, build the sample library, start the database, materialise, serve"
+	@echo "                Dagster UI http://localhost:3000 and the explorer http://localhost:8501"
+	@echo "make test       the full test suite (real PostgreSQL, real music, real supysonic)"
+	@echo "make test-fast  the fast unit tier"
+	@echo "make bench      the benchmark scripts (figures go to BENCHMARKS.md)"
+
 venv: $(BIN)/.installed
 
 $(BIN)/.installed: pyproject.toml
-	@command -v uv >/dev/null 2>&1 || $(PY) -m pip install --quiet uv || { echo "Need 'uv' (pip install uv) or python3 -m pip"; exit 1; }
+	@command -v uv >/dev/null 2>&1 || $(PY) -m pip install --quiet uv || { echo "Need 'uv': pip install uv"; exit 1; }
 	@test -x $(BIN)/python || uv venv --quiet --python $(PY) $(VENV)
 	uv pip install --quiet --python $(BIN)/python -e '.[test]'
 	@touch $@
+
+sysdeps:
+	@bash scripts/install_system_deps.sh
+
+samples: venv sysdeps
+	$(BIN)/python -m audiomuse.samples
+
+samples-small: venv sysdeps
+	$(BIN)/python -m audiomuse.samples --dest $(SAMPLES_SMALL) --max-tracks-per-album 4
+
+# TensorFlow lives in its own venv: only the model converter and its parity test need it.
+convert-venv:
+	@bash scripts/convert-venv.sh
+
+run: venv samples-small
+	@if [ "$${MEDIA_SERVER_TYPE:-local}" = local ] && [ -z "$${MUSIC_DIR:-}" ]; then \
+	  export MUSIC_DIR=$(SAMPLES_SMALL); fi; \
+	$(BIN)/python -m audiomuse.launcher
+
+test: venv samples convert-venv
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
+
+bench: venv samples
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -51,3 +51,27 @@ def sync_catalog(
         if progress:
             progress(i, len(albums))
     return result
+
+
+def discover_new_albums(provider: MediaProvider, db: Database, poll_limit: int = 200) -> list[str]:
+    """Store albums among the newest ``poll_limit`` that the catalog has not seen; returns their ids.
+
+    Cheap enough for a sensor tick: new albums are listed first by every provider, so only the head
+    of the list is read.
+    """
+    albums = provider.newest_albums(poll_limit)
+    with db.connection() as conn:
+        known = catalog_store.known_album_ids(conn, [a.id for a in albums])
+    new = [a for a in albums if a.id not in known]
+    stored = []
+    for album in new:
+        try:
+            tracks = provider.album_tracks(album.id)
+        except ProviderError as exc:
+            log.warning("new album %r not readable yet: %s", album.name, exc)
+            continue
+        with db.connection() as conn:
+            catalog_store.upsert_albums(conn, [album])
+            catalog_store.upsert_tracks(conn, album.id, tracks)
+        stored.append(album.id)
+    return stored

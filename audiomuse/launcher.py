@@ -1,0 +1,135 @@
+"""`make run`: database, first materialisation, then the Dagster UI, daemon and Streamlit app.
+
+Every service runs in its own process group; Ctrl-C (or SIGTERM) stops them all, then the
+embedded PostgreSQL this launcher started, so nothing is left running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from audiomuse.config import get_settings
+from audiomuse.store import Database, database_urls, stop_embedded_server
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("audiomuse.launcher")
+
+
+def prepare(materialize: bool = True) -> dict[str, str]:
+    """Start the database, migrate, write DAGSTER_HOME; returns the environment for the services."""
+    settings = get_settings()
+    urls = database_urls(settings)
+    Database(urls.app).migrate()
+    dagster_home = settings.data_dir / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = dict(os.environ)
+    env.update(
+        DAGSTER_HOME=str(dagster_home),
+        DAGSTER_PG_URL=urls.dagster_sqlalchemy(),
+        DATABASE_URL=urls.app,
+        AUDIOMUSE_DATA_DIR=str(settings.data_dir),
+    )
+    if materialize:
+        log.info("materialising the catalog from the %s provider", settings.media_server_type)
+        subprocess.run(
+            [_bin("dagster"), "asset", "materialize", "--select", "catalog",
+             "-m", "audiomuse_pipelines.definitions"],
+            env=env, cwd=ROOT, check=True,
+        )
+    return env
+
+
+def _bin(name: str) -> str:
+    """A console script of this venv (the launcher may run without the venv activated)."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else name
+
+
+def service_commands(dagster_port: int, app_port: int, host: str) -> dict[str, list[str]]:
+    workspace = str(ROOT / "workspace.yaml")
+    return {
+        "dagster-webserver": [_bin("dagster-webserver"), "-h", host, "-p", str(dagster_port), "-w", workspace],
+        "dagster-daemon": [_bin("dagster-daemon"), "run", "-w", workspace],
+        "streamlit": [
+            _bin("streamlit"), "run", str(ROOT / "audiomuse_app" / "app.py"),
+            "--server.port", str(app_port), "--server.address", host,
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        ],
+    }
+
+
+def serve(env: dict[str, str], dagster_port: int, app_port: int, host: str) -> int:
+    procs: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for name, cmd in service_commands(dagster_port, app_port, host).items():
+            procs[name] = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
+        print(f"\nAudioMuse is up:\n  Dagster UI     http://localhost:{dagster_port}\n"
+              f"  Explorer app   http://localhost:{app_port}\nCtrl-C stops everything.\n", flush=True)
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    log.error("%s exited with code %s; stopping the rest", name, proc.returncode)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        terminate(procs.values())
+    return 0
+
+
+def terminate(procs, grace: float = 15.0) -> None:
+    """SIGTERM each process group, then SIGKILL whatever is left after ``grace`` seconds."""
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # also reaps grandchildren (run workers, grpc servers)
+        except ProcessLookupError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dagster-port", type=int, default=int(os.environ.get("AUDIOMUSE_DAGSTER_PORT", 3000)))
+    parser.add_argument("--app-port", type=int, default=int(os.environ.get("AUDIOMUSE_APP_PORT", 8501)))
+    parser.add_argument("--host", default=os.environ.get("AUDIOMUSE_HOST", "127.0.0.1"))
+    parser.add_argument("--no-materialize", action="store_true", help="skip the first catalog run")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    settings = get_settings()
+    embedded = settings.database_url is None
+    try:
+        env = prepare(materialize=not args.no_materialize)
+        return serve(env, args.dagster_port, args.app_port, args.host)
+    finally:
+        if embedded and stop_embedded_server(settings.pgdata_dir):
+            log.info("embedded PostgreSQL stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Analysis tables: score and embedding rows, per-track errors, duplicate marks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
+
+
+def analysed_track_ids(conn: psycopg.Connection, track_ids: Sequence[str]) -> set[str]:
+    rows = conn.execute(
+        """SELECT e.track_id FROM embedding e JOIN score s USING (track_id)
+           WHERE e.track_id = ANY(%s)""",
+        (list(track_ids),),
+    )
+    return {r[0] for r in rows}
+
+
+def save_track_analysis(
+    conn: psycopg.Connection,
+    track_id: str,
+    *,
+    embedding: np.ndarray,
+    n_patches: int,
+    model: str,
+    tempo: float,
+    key: str,
+    scale: str,
+    energy: float,
+    mood_vector: dict[str, float],
+    other_features: dict[str, float],
+    signal_features: dict[str, float],
+) -> None:
+    """Upsert one track's results (re-running an album updates, never duplicates)."""
+    conn.execute(
+        """
+        INSERT INTO score (track_id, tempo, key, scale, energy, mood_vector, other_features,
+                           signal_features, updated_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())
+        ON CONFLICT (track_id) DO UPDATE SET
+            tempo = EXCLUDED.tempo, key = EXCLUDED.key, scale = EXCLUDED.scale,
+            energy = EXCLUDED.energy, mood_vector = EXCLUDED.mood_vector,
+            other_features = EXCLUDED.other_features, signal_features = EXCLUDED.signal_features,
+            updated_at = now()
+        """,
+        (track_id, float(tempo), key, scale, float(energy), Jsonb(_floats(mood_vector)),
+         Jsonb(_floats(other_features)), Jsonb(_floats(signal_features))),
+    )
+    conn.execute(
+        """
+        INSERT INTO embedding (track_id, embedding, n_patches, model, updated_at)
+        VALUES (%s, %s, %s, %s, now())
+        ON CONFLICT (track_id) DO UPDATE SET
+            embedding = EXCLUDED.embedding, n_patches = EXCLUDED.n_patches,
+            model = EXCLUDED.model, updated_at = now()
+        """,
+        (track_id, np.asarray(embedding, dtype=np.float32), int(n_patches), model),
+    )
+    conn.execute(
+        "UPDATE tracks SET analysed_at = now(), analysis_error = NULL WHERE id = %s", (track_id,)
+    )
+
+
+def _floats(d: dict) -> dict:
+    return {k: round(float(v), 6) for k, v in d.items()}
+
+
+def record_track_error(conn: psycopg.Connection, track_id: str, error: str) -> None:
+    conn.execute("UPDATE tracks SET analysis_error = %s WHERE id = %s", (error[:2000], track_id))
+
+
+def mark_duplicates(
+    conn: psycopg.Connection,
+    track_ids: Sequence[str],
+    *,
+    max_duration_diff: float = 3.0,
+    max_cosine_distance: float = 0.05,
+) -> int:
+    """Mark each of ``track_ids`` that is the same song as an earlier-seen track.
+
+    Same song = same normalised artist+title key, durations within ``max_duration_diff`` seconds
+    and embeddings within ``max_cosine_distance`` (pgvector ``<=>``). The canonical copy is the
+    smallest id, so the mark is stable whichever album is analysed first.
+    """
+    rows = conn.execute(
+        """
+        WITH pairs AS (
+            SELECT t.id, min(o.id) AS canonical
+            FROM tracks t
+            JOIN embedding e ON e.track_id = t.id
+            JOIN tracks o ON o.song_key = t.song_key AND o.id < t.id
+            JOIN embedding eo ON eo.track_id = o.id
+            WHERE (t.id = ANY(%(ids)s) OR o.id = ANY(%(ids)s))
+              AND t.song_key <> '|'
+              AND abs(coalesce(t.duration, 0) - coalesce(o.duration, 0)) <= %(dur)s
+              AND (e.embedding <=> eo.embedding) <= %(dist)s
+            GROUP BY t.id
+        )
+        UPDATE tracks SET duplicate_of = pairs.canonical
+        FROM pairs WHERE tracks.id = pairs.id AND tracks.duplicate_of IS DISTINCT FROM pairs.canonical
+        RETURNING tracks.id
+        """,
+        {"ids": list(track_ids), "dur": max_duration_diff, "dist": max_cosine_distance},
+    ).fetchall()
+    return len(rows)
