@@ -105,3 +105,26 @@ def mark_duplicates(
         {"ids": list(track_ids), "dur": max_duration_diff, "dist": max_cosine_distance},
     ).fetchall()
     return len(rows)
+
+
+def load_embeddings(conn: psycopg.Connection) -> tuple[list[str], np.ndarray]:
+    """Every stored embedding as (track ids, n x 200 float32), ordered by track id."""
+    ids, rows = [], []
+    with conn.cursor(binary=True) as cur:
+        cur.execute("SELECT track_id, embedding FROM embedding ORDER BY track_id")
+        for track_id, vec in cur:
+            ids.append(track_id)
+            rows.append(vec.to_numpy())
+    matrix = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 200), np.float32)
+    return ids, matrix
+
+
+def track_metadata(conn: psycopg.Connection) -> dict[str, dict]:
+    """id -> title, artist, album, song key and canonical id (for de-duplication and display)."""
+    rows = conn.execute(
+        "SELECT id, title, artist, album, song_key, coalesce(duplicate_of, id), duration FROM tracks"
+    )
+    return {
+        r[0]: {"title": r[1], "artist": r[2], "album": r[3], "song_key": r[4], "canonical": r[5], "duration": r[6]}
+        for r in rows
+    }
