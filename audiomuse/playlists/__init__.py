@@ -1,0 +1,1 @@
+"""Interactive playlist tools over the similarity index: song path, alchemy, sonic fingerprint."""
