@@ -1,0 +1,66 @@
+"""Analyse one audio file: the spec's MusiCNN front end plus tempo, key, energy and moods."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from audiomuse.analysis import features as feat
+from audiomuse.analysis.decode import load_audio
+from audiomuse.analysis.musicnn import MSD_TAGS, MusicnnModel
+
+SAMPLE_RATE = 16000
+MODEL_NAME = "msd-musicnn-onnx"
+
+
+@dataclass
+class TrackResult:
+    embedding: np.ndarray  # (200,) float32
+    tags: np.ndarray  # (50,) MSD tag probabilities
+    n_patches: int
+    tempo: float
+    key: str
+    scale: str
+    energy: float
+    other_features: dict[str, float]
+    signal_features: dict[str, float]
+    audio_seconds: float
+
+    @property
+    def mood_vector(self) -> dict[str, float]:
+        return dict(zip(MSD_TAGS, map(float, self.tags), strict=True))
+
+    def as_row(self) -> dict:
+        return dict(
+            embedding=self.embedding, n_patches=self.n_patches, model=MODEL_NAME,
+            tempo=self.tempo, key=self.key, scale=self.scale, energy=self.energy,
+            mood_vector=self.mood_vector, other_features=self.other_features,
+            signal_features=self.signal_features,
+        )
+
+
+class TrackAnalyser:
+    """Holds the model session (loaded once per process) and the patch hop."""
+
+    def __init__(self, threads: int = 1, patch_hop: int = 187, model: MusicnnModel | None = None):
+        self.model = model or MusicnnModel(threads=threads)
+        self.patch_hop = patch_hop
+
+    def analyse(self, path: Path) -> TrackResult:
+        y = load_audio(path, sr=SAMPLE_RATE)
+        embedding, tags, n_patches = self.model.analyse(y, hop=self.patch_hop)
+        signal = feat.signal_features(y, SAMPLE_RATE)
+        return TrackResult(
+            embedding=embedding,
+            tags=tags,
+            n_patches=n_patches,
+            tempo=signal["tempo"],
+            key=signal["key"],
+            scale=signal["scale"],
+            energy=signal["energy"],
+            other_features=feat.other_features(tags, signal),
+            signal_features={k: v for k, v in signal.items() if isinstance(v, (int, float))},
+            audio_seconds=len(y) / SAMPLE_RATE,
+        )

@@ -1,0 +1,1 @@
+"""AudioMuse's Streamlit explorer: thin pages over the ``audiomuse`` core."""

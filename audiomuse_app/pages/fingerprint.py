@@ -1,0 +1,41 @@
+"""Sonic fingerprint: a playlist in the direction of what you actually listen to."""
+
+import streamlit as st
+
+from audiomuse.playlists.fingerprint import sonic_fingerprint
+from audiomuse.providers import make_provider
+from audiomuse.providers.base import ProviderError
+from audiomuse_app.state import guard, library, settings
+from audiomuse_app.widgets import create_on_server, results_table
+
+
+def page():
+    st.title("Sonic fingerprint")
+    lib = library()
+    cfg = settings()
+    needs_user = cfg.media_server_type in ("subsonic", "navidrome", "jellyfin")
+    user = st.text_input("User", value=cfg.media_server_user or "", disabled=not needs_user,
+                         help=None if needs_user else "This provider has no per-user history login.")
+    n = st.slider("Songs", 40, 200, 100, key="fp_n")
+    if not st.button("Make my fingerprint playlist", type="primary"):
+        return
+    try:
+        provider = make_provider(cfg)
+        try:
+            history = provider.top_played(limit=100, user=user or None)
+        finally:
+            provider.close()
+    except ProviderError as exc:
+        st.error(f"Could not read the listening history: {exc}")
+        return
+    playlist, _ = sonic_fingerprint(lib.index, lib.metadata, history, n,
+                                    max_per_artist=cfg.max_songs_per_artist)
+    if not playlist:
+        st.info("No listening history with analysed songs yet: play some music, then try again.")
+        return
+    seeds = {p.track_id for p in history}
+    results_table(playlist, {t: {"seed": t in seeds} for t in playlist})
+    create_on_server(playlist, "fingerprint", "fingerprint", default="My fingerprint")
+
+
+guard(page)

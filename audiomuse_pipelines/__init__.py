@@ -1,0 +1,1 @@
+"""AudioMuse's Dagster project: thin assets over the ``audiomuse`` core."""

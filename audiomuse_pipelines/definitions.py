@@ -1,0 +1,15 @@
+"""The code location: every asset, job, sensor and resource of AudioMuse."""
+
+import dagster as dg
+
+from audiomuse_pipelines.defs.analysis import analyse_album_job, new_albums_sensor, track_analysis
+from audiomuse_pipelines.defs.catalog import catalog
+from audiomuse_pipelines.defs.library import library_automation, music_map, similarity_index
+from audiomuse_pipelines.defs.resources import default_resources
+
+defs = dg.Definitions(
+    assets=[catalog, track_analysis, similarity_index, music_map],
+    jobs=[analyse_album_job],
+    sensors=[new_albums_sensor, library_automation],
+    resources=default_resources(),
+)

@@ -1,0 +1,110 @@
+"""Per-album analysis: MusiCNN embeddings, tags and signal features, one partition per album."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import dagster as dg
+
+from audiomuse.analysis.album import analyse_album
+from audiomuse.analysis.track import TrackAnalyser
+from audiomuse.catalog import discover_new_albums
+from audiomuse.store.catalog import album_ids, albums_needing_analysis
+from audiomuse_pipelines.defs.catalog import catalog
+from audiomuse_pipelines.defs.partitions import albums_partitions
+from audiomuse_pipelines.defs.resources import DatabaseResource, MediaServerResource
+
+ANALYSIS_TAGS = {"audiomuse/kind": "analysis"}
+
+
+class AnalysisConfig(dg.Config):
+    force: bool = False
+    """Re-analyse tracks that already have results."""
+
+
+@lru_cache(maxsize=2)
+def _analyser(threads: int, patch_hop: int) -> TrackAnalyser:
+    """One model session per process, reused by every album the process analyses."""
+    return TrackAnalyser(threads=threads, patch_hop=patch_hop)
+
+
+@dg.asset(
+    partitions_def=albums_partitions,
+    deps=[catalog],
+    group_name="analysis",
+    kinds={"onnx", "postgres"},
+    op_tags=ANALYSIS_TAGS,
+    description="MusiCNN embedding, 50 mood/genre tags, tempo, key, energy and derived features "
+    "for every track of one album. A bad track is recorded, never fails the album.",
+)
+def track_analysis(
+    context: dg.AssetExecutionContext,
+    config: AnalysisConfig,
+    database: DatabaseResource,
+    media_server: MediaServerResource,
+) -> dg.MaterializeResult:
+    settings = database.settings()
+    db = database.database()
+    provider = media_server.provider()
+    analyser = _analyser(settings.analysis_threads, settings.patch_hop)
+    try:
+        report = analyse_album(
+            context.partition_key, provider, db, analyser, force=config.force, progress=context.log.info
+        )
+    finally:
+        provider.close()
+    if report.failed:
+        context.log.warning(f"{len(report.failed)} track(s) failed: {report.failed}")
+    return dg.MaterializeResult(
+        metadata={
+            "tracks_analysed": report.analysed,
+            "tracks_skipped": report.skipped,
+            "tracks_failed": len(report.failed),
+            "failed_tracks": dg.MetadataValue.json(report.failed),
+            "duplicates_marked": report.duplicates,
+            "audio_seconds": round(report.audio_seconds, 1),
+            "cpu_seconds": round(report.cpu_seconds, 2),
+            "audio_s_per_cpu_s": round(report.audio_s_per_cpu_s, 1),
+            "audio_s_per_wall_s": round(report.audio_s_per_wall_s, 1),
+        }
+    )
+
+
+analyse_album_job = dg.define_asset_job(
+    "analyse_album",
+    selection=[track_analysis],
+    partitions_def=albums_partitions,
+    tags=ANALYSIS_TAGS,
+    description="Analyse one album (the sensor starts one per new album).",
+)
+
+
+@dg.sensor(
+    job=analyse_album_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Finds albums added to the library and requests one analysis run per album "
+    "(run key = album id, so an album is requested once).",
+)
+def new_albums_sensor(
+    context: dg.SensorEvaluationContext, database: DatabaseResource, media_server: MediaServerResource
+) -> dg.SensorResult:
+    settings = database.settings()
+    db = database.database()
+    provider = media_server.provider()
+    try:
+        poll = settings.num_recent_albums or 200
+        discovered = discover_new_albums(provider, db, poll_limit=poll)
+    finally:
+        provider.close()
+    with db.connection() as conn:
+        catalogued = album_ids(conn)
+        todo = albums_needing_analysis(conn, settings.num_recent_albums)
+    known = set(context.instance.get_dynamic_partitions(albums_partitions.name))
+    missing = [a for a in catalogued if a not in known]
+    if discovered:
+        context.log.info(f"{len(discovered)} new album(s) in the library")
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=album, partition_key=album, tags=ANALYSIS_TAGS) for album in todo],
+        dynamic_partitions_requests=[albums_partitions.build_add_request(missing)] if missing else [],
+    )
