@@ -1,7 +1,5 @@
 """Per-album analysis: MusiCNN embeddings, tags and signal features, one partition per album."""
 
-from __future__ import annotations
-
 from functools import lru_cache
 
 import dagster as dg

@@ -1,7 +1,5 @@
 """The catalog asset: albums and tracks from the media server into PostgreSQL, one partition each."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from audiomuse.catalog import sync_catalog

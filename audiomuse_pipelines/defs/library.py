@@ -1,7 +1,5 @@
 """Library-wide assets rebuilt whenever analysis partitions change: index and map."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from audiomuse.library import build_music_map, build_similarity_index

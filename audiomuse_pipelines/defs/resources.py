@@ -4,8 +4,6 @@ No secret is a resource field: URLs and credentials come from the environment at
 Dagster UI and run config never show them.
 """
 
-from __future__ import annotations
-
 from functools import cached_property
 
 import dagster as dg

@@ -12,12 +12,20 @@ from audiomuse_pipelines.defs.resources import default_resources
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_dagster_definitions_validate():
-    env = dict(os.environ)
+def test_dagster_definitions_validate(tmp_path, pg_admin_url):
+    """The CLI loads the code location against a PostgreSQL-backed instance, as `make run` does."""
+    from audiomuse.store.server import with_database, with_driver
+    from tests.conftest import create_database, drop_database
+
+    name = create_database(pg_admin_url)
+    (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    env = dict(os.environ, DAGSTER_HOME=str(tmp_path),
+               DAGSTER_PG_URL=with_driver(with_database(pg_admin_url, name), "psycopg2"))
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )
+    drop_database(pg_admin_url, name)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "audiomuse" in proc.stdout + proc.stderr
 
