@@ -9,7 +9,7 @@ import numpy as np
 
 from audiomuse.analysis import features as feat
 from audiomuse.analysis.decode import load_audio
-from audiomuse.analysis.musicnn import MSD_TAGS, MusicnnModel
+from audiomuse.analysis.musicnn import MSD_TAGS, MusicnnModel, log_mel
 
 SAMPLE_RATE = 16000
 MODEL_NAME = "msd-musicnn-onnx"
@@ -50,8 +50,9 @@ class TrackAnalyser:
 
     def analyse(self, path: Path) -> TrackResult:
         y = load_audio(path, sr=SAMPLE_RATE)
-        embedding, tags, n_patches = self.model.analyse(y, hop=self.patch_hop)
-        signal = feat.signal_features(y, SAMPLE_RATE)
+        mel = log_mel(y)  # shared by the model and the tempo/brightness features
+        embedding, tags, n_patches = self.model.analyse_mel(mel, hop=self.patch_hop)
+        signal = feat.signal_features(y, SAMPLE_RATE, log_mel=mel)
         return TrackResult(
             embedding=embedding,
             tags=tags,
@@ -61,6 +62,6 @@ class TrackAnalyser:
             scale=signal["scale"],
             energy=signal["energy"],
             other_features=feat.other_features(tags, signal),
-            signal_features={k: v for k, v in signal.items() if isinstance(v, (int, float))},
+            signal_features={k: v for k, v in signal.items() if k not in ("key", "scale", "tempo", "energy")},
             audio_seconds=len(y) / SAMPLE_RATE,
         )

@@ -1,0 +1,159 @@
+"""Convert the trained MSD_musicnn checkpoint (``musicnn`` PyPI package) to ONNX, once.
+
+Needs the conversion venv (``make convert-venv``: tensorflow-cpu, tf2onnx, musicnn installed with
+--no-deps); the runtime only needs onnxruntime. musicnn's own graph code needs TF1 layers, so the
+forward pass is rebuilt here with plain ``tf.nn`` ops, every weight read from the checkpoint and
+baked in as a constant (a frozen graph), with Essentia's node names so the .pb is a drop-in for
+Essentia's ``TensorflowPredictMusiCNN``:
+
+    input   model/Placeholder      [N, 187, 96]  log-mel patches
+    output  model/Sigmoid          [N, 50]       MSD tag probabilities
+    output  model/dense/BiasAdd    [N, 200]      the embedding (pre-ReLU dense layer)
+
+Usage: python -m audiomuse.analysis.convert_musicnn --out audiomuse/analysis/models
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+INPUT = "model/Placeholder"
+OUTPUT_TAGS = "model/Sigmoid"
+OUTPUT_EMBEDDING = "model/dense/BiasAdd"
+PATCH_FRAMES, N_MELS = 187, 96
+BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+
+
+def checkpoint_prefix() -> str:
+    import musicnn
+
+    # The package's `checkpoint` file points at its author's machine; the prefix itself is the folder.
+    return str(Path(musicnn.__file__).parent / "MSD_musicnn") + "/"
+
+
+def read_weights() -> dict[str, np.ndarray]:
+    import tensorflow as tf
+
+    reader = tf.compat.v1.train.NewCheckpointReader(checkpoint_prefix())
+    return {
+        name: reader.get_tensor(name)
+        for name in reader.get_variable_to_shape_map()
+        if "Adam" not in name and not name.startswith("beta")
+    }
+
+
+def build_graph(weights: dict[str, np.ndarray]):
+    """The MSD_musicnn forward pass (inference mode) as a frozen tf.Graph."""
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+
+    def const(name):
+        return tf.constant(weights[name])
+
+    def bn(x, i):
+        prefix = "batch_normalization" + ("" if i == 0 else f"_{i}")
+        mean, var = const(f"{prefix}/moving_mean"), const(f"{prefix}/moving_variance")
+        gamma, beta = const(f"{prefix}/gamma"), const(f"{prefix}/beta")
+        return tf.nn.batch_normalization(x, mean, var, beta, gamma, BN_EPSILON)
+
+    def conv(x, i, padding):
+        prefix = "conv2d" + ("" if i == 0 else f"_{i}")
+        y = tf.nn.conv2d(x, const(f"{prefix}/kernel"), strides=[1, 1, 1, 1], padding=padding)
+        return tf.nn.relu(tf.nn.bias_add(y, const(f"{prefix}/bias")))
+
+    def pool_freq(x):
+        return tf.squeeze(tf.reduce_max(x, axis=2, keepdims=True), [2])
+
+    def pad_time(x):
+        return tf.pad(x, [[0, 0], [3, 3], [0, 0], [0, 0]])
+
+    with graph.as_default(), tf1.name_scope("model"):
+        x = tf1.placeholder(tf.float32, [None, PATCH_FRAMES, N_MELS], name="Placeholder")
+        # front end: timbral (7x38, 7x67 over frequency) and temporal (128/64/32 x 1) filters
+        norm = bn(tf.expand_dims(x, 3), 0)
+        padded = pad_time(norm)
+        f74 = pool_freq(bn(conv(padded, 0, "VALID"), 1))
+        f77 = pool_freq(bn(conv(padded, 1, "VALID"), 2))
+        s1 = pool_freq(bn(conv(norm, 2, "SAME"), 3))
+        s2 = pool_freq(bn(conv(norm, 3, "SAME"), 4))
+        s3 = pool_freq(bn(conv(norm, 4, "SAME"), 5))
+        front = tf.expand_dims(tf.concat([f74, f77, s1, s2, s3], 2), 3)  # [N, T, 561, 1]
+        # mid end: three 7-frame convolutions with residual connections
+        c1 = tf.transpose(bn(conv(pad_time(front), 5, "VALID"), 6), [0, 1, 3, 2])
+        c2 = tf.transpose(bn(conv(pad_time(c1), 6, "VALID"), 7), [0, 1, 3, 2]) + c1
+        c3 = tf.transpose(bn(conv(pad_time(c2), 7, "VALID"), 8), [0, 1, 3, 2]) + c2
+        mid = tf.concat([front, c1, c2, c3], 2)  # [N, T, 753, 1]
+        # back end: max and mean over time, dense 200 (the embedding), dense 50, sigmoid
+        pooled = tf.concat([tf.reduce_max(mid, axis=1), tf.reduce_mean(mid, axis=1)], 2)
+        flat = bn(tf.reshape(pooled, [-1, 753 * 2]), 9)
+        with tf1.name_scope("dense"):
+            embedding = tf.nn.bias_add(tf.matmul(flat, const("dense/kernel")), const("dense/bias"), name="BiasAdd")
+        hidden = bn(tf.nn.relu(embedding), 10)
+        logits = tf.nn.bias_add(tf.matmul(hidden, const("dense_1/kernel")), const("dense_1/bias"))
+        tf.nn.sigmoid(logits, name="Sigmoid")
+    return graph
+
+
+def run_graph(graph, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(embeddings, tags) from the TensorFlow graph: the parity reference for onnxruntime."""
+    import tensorflow as tf
+
+    with tf.compat.v1.Session(graph=graph) as sess:
+        emb, tags = sess.run([f"{OUTPUT_EMBEDDING}:0", f"{OUTPUT_TAGS}:0"], {f"{INPUT}:0": patches})
+    return emb, tags
+
+
+def run_original(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same outputs from musicnn's own model code (needs tf-keras, TF_USE_LEGACY_KERAS=1)."""
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    import tensorflow as tf
+    from musicnn import models
+
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, PATCH_FRAMES, N_MELS])
+        is_training = tf1.placeholder(tf.bool)
+        logits = models.define_model(x, is_training, "MSD_musicnn", 50)[0]
+        tags = tf.nn.sigmoid(logits)
+        with tf1.Session() as sess:
+            tf1.train.Saver().restore(sess, checkpoint_prefix())
+            emb, out = sess.run([graph.get_tensor_by_name("dense/BiasAdd:0"), tags],
+                                {x: patches, is_training: False})
+    return emb, out
+
+
+def convert(out_dir: Path, keep_pb: bool = True) -> Path:
+    import tf2onnx
+
+    graph = build_graph(read_weights())
+    graph_def = graph.as_graph_def()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if keep_pb:
+        (out_dir / "msd-musicnn.pb").write_bytes(graph_def.SerializeToString())
+    model, _ = tf2onnx.convert.from_graph_def(
+        graph_def, input_names=[f"{INPUT}:0"], output_names=[f"{OUTPUT_TAGS}:0", f"{OUTPUT_EMBEDDING}:0"],
+        opset=17,
+    )
+    path = out_dir / "msd-musicnn.onnx"
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "models")
+    ap.add_argument("--no-pb", action="store_true", help="do not keep the frozen TensorFlow graph")
+    args = ap.parse_args()
+    print(convert(args.out, keep_pb=not args.no_pb))
+
+
+if __name__ == "__main__":
+    main()
