@@ -11,13 +11,16 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 
-from audiomuse.analysis.track import TrackAnalyser
 from audiomuse.providers.base import MediaProvider, ProviderUnavailable
 from audiomuse.store import Database
 from audiomuse.store import analysis as analysis_store
 from audiomuse.store import catalog as catalog_store
+
+if TYPE_CHECKING:  # the model stack loads only in processes that analyse
+    from audiomuse.analysis.track import TrackAnalyser
 
 log = logging.getLogger(__name__)
 

@@ -48,8 +48,6 @@ class LocalFolderProvider(MediaProvider):
         for path in sorted(self._audio_files()):
             rel = path.relative_to(self.root)
             tags = _read_tags(path)
-            if tags is None:
-                continue
             artist = tags.get("albumartist") or tags.get("artist") or (rel.parts[0] if len(rel.parts) > 2 else "")
             album_name = tags.get("album") or (rel.parent.name if rel.parent != Path(".") else "Unknown album")
             album_id = short_id(f"{rel.parent}|{album_name}")
@@ -148,17 +146,19 @@ class LocalFolderProvider(MediaProvider):
         return self._tracks.values()
 
 
-def _read_tags(path: Path) -> dict | None:
+def _read_tags(path: Path) -> dict:
+    """Tags and length; an unreadable file still becomes a track (named from its path), so that
+    analysis records why it fails instead of the file silently missing from the library."""
     import mutagen
 
     try:
         audio = mutagen.File(str(path), easy=True)
     except Exception as exc:  # noqa: BLE001 - mutagen raises many types on broken files
-        log.warning("skipping %s: unreadable tags (%s)", path.name, exc)
-        return None
+        log.warning("%s: unreadable tags (%s)", path.name, exc)
+        return {"length": None}
     if audio is None:
-        log.warning("skipping %s: not a recognised audio file", path.name)
-        return None
+        log.warning("%s: not a recognised audio file", path.name)
+        return {"length": None}
     tags = {k: (v[0] if isinstance(v, list) and v else v) for k, v in (audio.tags or {}).items()}
     info = getattr(audio, "info", None)
     tags["length"] = float(info.length) if info is not None and getattr(info, "length", None) else None

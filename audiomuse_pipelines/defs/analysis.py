@@ -5,7 +5,6 @@ from functools import lru_cache
 import dagster as dg
 
 from audiomuse.analysis.album import analyse_album
-from audiomuse.analysis.track import TrackAnalyser
 from audiomuse.catalog import discover_new_albums
 from audiomuse.store.catalog import album_ids, albums_needing_analysis
 from audiomuse_pipelines.defs.catalog import catalog
@@ -21,8 +20,14 @@ class AnalysisConfig(dg.Config):
 
 
 @lru_cache(maxsize=2)
-def _analyser(threads: int, patch_hop: int) -> TrackAnalyser:
-    """One model session per process, reused by every album the process analyses."""
+def _analyser(threads: int, patch_hop: int):
+    """One model session per process, reused by every album the process analyses.
+
+    Imported here, not at module level: the webserver and daemon load these definitions too and
+    need neither onnxruntime nor librosa.
+    """
+    from audiomuse.analysis.track import TrackAnalyser
+
     return TrackAnalyser(threads=threads, patch_hop=patch_hop)
 
 
@@ -71,7 +76,6 @@ def track_analysis(
 analyse_album_job = dg.define_asset_job(
     "analyse_album",
     selection=[track_analysis],
-    partitions_def=albums_partitions,
     tags=ANALYSIS_TAGS,
     description="Analyse one album (the sensor starts one per new album).",
 )

@@ -50,3 +50,41 @@ def test_catalog_rerun_adds_no_duplicates(app_env, dagster_instance):
     assert len(dagster_instance.get_dynamic_partitions(albums_partitions.name)) == 2
     with app_env.connection() as conn:
         assert conn.execute("SELECT count(*) FROM tracks").fetchone()[0] == 5
+
+
+def test_track_analysis_per_album_partition(app_env, dagster_instance):
+    from audiomuse_pipelines.defs.analysis import track_analysis
+
+    assert dg.materialize([catalog], resources=default_resources(), instance=dagster_instance).success
+    albums = dagster_instance.get_dynamic_partitions(albums_partitions.name)
+    result = dg.materialize([track_analysis], partition_key=albums[0], resources=default_resources(),
+                            instance=dagster_instance, selection=[track_analysis])
+    assert result.success
+    meta = result.asset_materializations_for_node("track_analysis")[0].metadata
+    assert meta["tracks_analysed"].value in (2, 3) and meta["tracks_failed"].value == 0
+    assert meta["audio_s_per_cpu_s"].value > 0
+    with app_env.connection() as conn:
+        analysed = conn.execute(
+            "SELECT count(*) FROM embedding e JOIN tracks t ON t.id = e.track_id WHERE t.album_id = %s",
+            (albums[0],)).fetchone()[0]
+    assert analysed == meta["tracks_analysed"].value
+
+
+def test_new_album_sensor_adds_partition_and_requests_one_run(app_env, dagster_instance, music_dir):
+    from audiomuse_pipelines.defs.analysis import new_albums_sensor
+    from tests.audiomuse_pipelines.conftest import write_album
+
+    assert dg.materialize([catalog], resources=default_resources(), instance=dagster_instance).success
+    # the two catalogued albums are requested once (run key = album id)
+    first = new_albums_sensor(dg.build_sensor_context(instance=dagster_instance, resources=default_resources()))
+    assert len(first.run_requests) == 2
+    write_album(music_dir, "Gamma", "Third Time", ["Spark"])  # the user adds an album
+    from audiomuse.config import get_settings
+    get_settings.cache_clear()
+    result = new_albums_sensor(dg.build_sensor_context(instance=dagster_instance, resources=default_resources()))
+    with app_env.connection() as conn:
+        new_id = conn.execute("SELECT id FROM albums WHERE name = 'Third Time'").fetchone()[0]
+    assert new_id in {r.partition_key for r in result.run_requests}
+    assert all(r.run_key == r.partition_key for r in result.run_requests)
+    added = [p for req in result.dynamic_partitions_requests for p in req.partition_keys]
+    assert added == [new_id]
