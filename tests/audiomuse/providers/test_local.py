@@ -75,3 +75,21 @@ def test_history_from_scrobbler_log(music):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ProviderError, match="does not exist"):
         LocalFolderProvider(tmp_path / "nope")
+
+
+def test_make_provider_picks_by_kind(tmp_path):
+    from audiomuse.config import Settings
+    from audiomuse.providers import make_provider
+    from audiomuse.providers.jellyfin import JellyfinProvider
+    from audiomuse.providers.subsonic import SubsonicProvider
+
+    (tmp_path / "m").mkdir()
+    assert make_provider(Settings(media_server_type="local", music_dir=tmp_path / "m")).kind == "local"
+    nav = make_provider(Settings(media_server_type="navidrome", media_server_url="http://h:4533",
+                                 media_server_user="u", media_server_password="pw"))
+    assert isinstance(nav, SubsonicProvider) and "pw" not in repr(nav)
+    jf = make_provider(Settings(media_server_type="jellyfin", media_server_url="http://h:8096",
+                                media_server_user="u", media_server_token="tok"))
+    assert isinstance(jf, JellyfinProvider)
+    with pytest.raises(ProviderError, match="MEDIA_SERVER_URL"):
+        make_provider(Settings(media_server_type="lyrion"))
