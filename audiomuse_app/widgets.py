@@ -51,7 +51,7 @@ def results_table(ids: list[str], extra: dict[str, dict] | None = None) -> list[
     for row in rows:
         row.update((extra or {}).get(row["id"], {}))
     st.dataframe(
-        rows, hide_index=True, use_container_width=True,
+        rows, hide_index=True, width="stretch",
         column_config={"id": None, "tempo": st.column_config.NumberColumn("BPM", format="%.0f"),
                        "energy": st.column_config.NumberColumn(format="%.3f"),
                        "distance": st.column_config.NumberColumn(format="%.4f")},

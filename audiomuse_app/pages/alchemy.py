@@ -58,7 +58,7 @@ def _plot(result):
                                        mode="markers", name=name,
                                        marker=dict(size=18, color=color, symbol="diamond-open")))
     fig.update_layout(height=480, margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, use_container_width=True)
+    st.plotly_chart(fig, width="stretch")
 
 
 guard(page)

@@ -36,5 +36,5 @@ st.dataframe(
         "added_at": st.column_config.DatetimeColumn("Added"),
     },
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
 )

@@ -39,7 +39,7 @@ def page():
         ))
     fig.update_layout(height=620, dragmode="lasso", margin=dict(l=0, r=0, t=10, b=0))
     st.caption(f"{len(points)} songs. Click legend entries to hide genres; lasso or box-select to make a playlist.")
-    event = st.plotly_chart(fig, use_container_width=True, on_select="rerun", selection_mode=("lasso", "box"),
+    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode=("lasso", "box"),
                             key="map_chart")
     selected = [p["customdata"] for p in (event.selection.points if event and event.selection else [])
                 if p.get("customdata")]

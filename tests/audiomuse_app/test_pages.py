@@ -69,3 +69,31 @@ def test_path_page_runs_from_start_to_end(seeded_app_db):
 def test_music_map_page_draws_every_genre(seeded_app_db):
     at = _open("music_map")
     assert "90 songs" in _text(at)
+
+
+def test_alchemy_page_adds_songs_and_plots(seeded_app_db):
+    at = _open("alchemy")
+    at.text_input(key="alchemy_add_q").set_value("Rockers Song 05").run()
+    at.selectbox(key="alchemy_add_pick").select("roc05").run()
+    at.button(key="alchemy_add_add").click().run()
+    at.slider(key="alchemy_t").set_value(0.0).run()
+    at.slider(key="alchemy_n").set_value(10).run()
+    assert not at.exception
+    assert "songs;" in _text(at)
+    rows = at.dataframe[0].value
+    assert set(rows["album"]) == {"Rockers Album"}
+
+
+def test_fingerprint_page_without_history_says_so(seeded_app_db):
+    at = _open("fingerprint")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "No listening history" in _text(at)
+
+
+def test_pipeline_page_without_dagster_explains(app_db, monkeypatch):
+    from tests.servers import free_port
+
+    monkeypatch.setenv("AUDIOMUSE_DAGSTER_URL", f"http://127.0.0.1:{free_port()}")
+    at = _open("pipeline")
+    assert any("Cannot reach Dagster" in w.value for w in at.warning)

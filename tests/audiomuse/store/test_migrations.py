@@ -5,7 +5,12 @@ def test_migrate_creates_schema_and_is_idempotent(empty_db: Database):
     assert empty_db.current_revision() is None
     empty_db.migrate()
     empty_db.migrate()  # a second run is a no-op, not an error
-    assert empty_db.current_revision() == "0001"
+    from alembic.script import ScriptDirectory
+
+    from audiomuse.store.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(empty_db.url)).get_current_head()
+    assert empty_db.current_revision() == head and head >= "0002"
     with empty_db.connection() as conn:
         tables = {r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
