@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
@@ -22,7 +21,7 @@ from audiomuse.chat.execute import CHAT_ROLE, ChatQueryError, _check_sandbox, ch
 from audiomuse.chat.validate import UnsafeSql, validate_sql
 from tests.audiomuse.chat.fakes import FakeLlm, seed_bulk, seed_moods, table_checksums
 
-PWNED = f"/tmp/audiomuse_pwned_{uuid.uuid4().hex[:8]}"
+PWNED = "/tmp/audiomuse_pwned_sentinel"  # fixed: xdist workers must collect identical test ids
 V = "SELECT item_id, title, artist FROM chat_tracks"
 
 CORPUS: list[tuple[str, str]] = [
