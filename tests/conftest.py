@@ -82,3 +82,28 @@ def sample_library() -> Path:
     if not (SAMPLE_LIBRARY / "manifest.json").exists():
         pytest.skip(f"sample library missing at {SAMPLE_LIBRARY}: run `make samples`")
     return SAMPLE_LIBRARY
+
+
+@pytest.fixture(scope="session")
+def analysed_library(sample_library, pg_admin_url, migrated_template):
+    """(Database, {track id: style}) for the whole real sample library, analysed by the real
+    pipeline (model results cached across runs, see tests/analysed.py)."""
+    import json
+
+    from audiomuse.analysis.album import analyse_album
+    from audiomuse.catalog import sync_catalog
+    from audiomuse.providers.local import LocalFolderProvider, short_id
+    from tests.analysed import CachedAnalyser, cached_results
+
+    manifest = json.loads((sample_library / "manifest.json").read_text())["tracks"]
+    results = cached_results([sample_library / t["path"] for t in manifest])
+    name = create_database(pg_admin_url, template=migrated_template)
+    db = Database(with_database(pg_admin_url, name))
+    provider = LocalFolderProvider(sample_library)
+    sync_catalog(provider, db)
+    analyser = CachedAnalyser(results)
+    for album in provider.newest_albums():
+        analyse_album(album.id, provider, db, analyser, progress=lambda m: None)
+    styles = {short_id(t["path"]): t["style"] for t in manifest}
+    yield db, styles
+    drop_database(pg_admin_url, name)
