@@ -50,9 +50,11 @@ def test_real_library_has_five_styles_of_tagged_decodable_music(sample_library, 
     assert set(styles) == {"orchestral", "rock", "ambient", "electronic", "chiptune"}
     assert min(styles.values()) >= 10
     assert {t["path"].rsplit(".", 1)[1] for t in tracks} >= {"ogg", "flac"}
-    for t in tracks[::7]:
+    for t in tracks[::5]:
         path = sample_library / t["path"]
         assert sf.info(str(path)).duration >= 30
+        y, _ = sf.read(str(path), frames=48000 * 60, dtype="float32")
+        assert float((y**2).mean()) ** 0.5 > 0.01, f"{t['path']} is (nearly) silent"
         tags = mutagen.File(str(path), easy=True)
         assert tags["title"] == [t["title"]] and tags["album"] == [t["album"]] and tags["genre"] == [t["style"]]
         assert (sample_library / "LICENSES" / f"{t['package']}.copyright").exists()

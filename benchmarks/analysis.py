@@ -1,0 +1,164 @@
+"""Analysis speed and parity on the real test music, against Essentia's TensorflowPredictMusiCNN.
+
+Prints audio-seconds per CPU-second and per wall-second, peak RSS per worker, the patch-hop
+trade-off (187 vs 93 frames) and, in the same run, Essentia (essentia-tensorflow, our frozen graph,
+one TF thread) at the same hop with its default batch size 64 and with batch size 1, plus the
+embedding cosine when both get the same 16 kHz audio.
+
+Essentia is installed only for this benchmark, in its own venv:
+  uv venv ~/.cache/audiomuse/essentia-venv && uv pip install --python ~/.cache/audiomuse/essentia-venv/bin/python \\
+      --prerelease allow essentia-tensorflow numpy
+Usage: python benchmarks/analysis.py [--tracks 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser()
+ESSENTIA_PY = CACHE / "essentia-venv" / "bin" / "python"
+GRAPH = ROOT / "audiomuse" / "analysis" / "models" / "msd-musicnn.pb"
+
+
+def pick_tracks(n: int) -> list[Path]:
+    lib = CACHE / "sample-library"
+    tracks = json.loads((lib / "manifest.json").read_text())["tracks"]
+    step = max(1, len(tracks) // n)
+    return [lib / t["path"] for t in tracks[::step][:n]]
+
+
+def ours(files: list[str], hop: int = 187) -> dict:
+    """The full pipeline in one process: decode, mel, model, features."""
+    from audiomuse.analysis.track import TrackAnalyser
+
+    analyser = TrackAnalyser(threads=1, patch_hop=hop)
+    analyser.analyse(Path(files[0]))  # warm-up (model load, first-call costs)
+    embs, audio, parts = [], 0.0, {"decode": 0.0, "model": 0.0, "features": 0.0}
+    from audiomuse.analysis import features
+    from audiomuse.analysis.decode import load_audio
+    from audiomuse.analysis.musicnn import log_mel
+
+    c0, w0 = time.process_time(), time.perf_counter()
+    for f in files:
+        t = time.process_time()
+        y = load_audio(Path(f))
+        t1 = time.process_time()
+        mel = log_mel(y)
+        emb, _, _ = analyser.model.analyse_mel(mel, hop)
+        t2 = time.process_time()
+        features.signal_features(y, log_mel=mel)
+        t3 = time.process_time()
+        parts["decode"] += t1 - t
+        parts["model"] += t2 - t1
+        parts["features"] += t3 - t2
+        embs.append(emb.tolist())
+        audio += len(y) / 16000
+    return {"cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0, "audio_s": audio,
+            "embeddings": embs, "parts": parts,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def librosa_decode_cpu(files: list[str]) -> float:
+    import librosa
+
+    t = time.process_time()
+    for f in files:
+        librosa.load(f, sr=16000, mono=True)
+    return time.process_time() - t
+
+
+def essentia(files: list[str], hop: int, batch: int, mode: str) -> dict | None:
+    if not ESSENTIA_PY.exists():
+        return None
+    proc = subprocess.run([str(ESSENTIA_PY), str(ROOT / "benchmarks" / "_essentia_worker.py"), str(GRAPH), str(hop),
+                           str(batch), mode, *files], capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        print("essentia failed:", proc.stderr[-800:])
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def cosines(a, b) -> np.ndarray:
+    a, b = np.array(a), np.array(b)
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tracks", type=int, default=30)
+    args = ap.parse_args()
+    files = [str(p) for p in pick_tracks(args.tracks)]
+    print(f"{len(files)} real tracks of the sample library; one thread per worker\n")
+
+    with ProcessPoolExecutor(1) as pool:  # a fresh process per measurement: clean peak RSS
+        r187 = pool.submit(ours, files, 187).result()
+    with ProcessPoolExecutor(1) as pool:
+        r93 = pool.submit(ours, files, 93).result()
+    audio = r187["audio_s"]
+    print(f"AudioMuse, hop 187: {audio / r187['cpu_s']:.0f} audio-s per CPU-s, {audio / r187['wall_s']:.0f} per wall-s "
+          f"(1 worker), peak RSS {r187['peak_rss_mb']:.0f} MB")
+    parts = r187["parts"]
+    print("  CPU split: " + ", ".join(f"{k} {v / r187['cpu_s']:.0%}" for k, v in parts.items()))
+    print(f"  model alone: {1000 * parts['model'] / (audio / 2.992):.1f} ms CPU per patch")
+    c = cosines(r187["embeddings"], r93["embeddings"])
+    print(f"AudioMuse, hop 93 (Essentia's default overlap): {audio / r93['cpu_s']:.0f} audio-s per CPU-s; "
+          f"cosine to hop 187 mean {c.mean():.5f} min {c.min():.5f}")
+
+    with ProcessPoolExecutor(2) as pool:  # two workers, the 2-core deployment
+        half = len(files) // 2
+        w0 = time.perf_counter()
+        futures = [pool.submit(ours, files[:half]), pool.submit(ours, files[half:])]
+        rs = [f.result() for f in futures]
+        wall = time.perf_counter() - w0
+    print(f"AudioMuse, 2 workers: {sum(r['audio_s'] for r in rs) / wall:.0f} audio-s per wall-s "
+          f"(includes process start and model load), peak RSS per worker "
+          f"{max(r['peak_rss_mb'] for r in rs):.0f} MB")
+
+    lib_cpu = librosa_decode_cpu(files)
+    print(f"Decoding: librosa.load {lib_cpu:.1f} CPU-s vs ours {parts['decode']:.1f} CPU-s "
+          f"({lib_cpu / parts['decode']:.1f}x less; output identical to librosa's)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        from audiomuse.analysis.decode import load_audio
+
+        npys = []
+        for i, f in enumerate(files):
+            np.save(f"{tmp}/{i}.npy", load_audio(Path(f)))
+            npys.append(f"{tmp}/{i}.npy")
+        for batch in (64, 1):
+            e = essentia(npys, 187, batch, "npy")
+            if e is None:
+                print("Essentia: not installed (see the docstring), skipped")
+                break
+            model_cpu = e["cpu_s"] - e["decode_cpu_s"]
+            ours_model = parts["model"] + parts["features"]
+            c = cosines(r187["embeddings"], e["embeddings"])
+            print(f"Essentia batch {batch:>2}, hop 187, same 16 kHz audio: model {audio / model_cpu:.0f} audio-s per CPU-s "
+                  f"vs ours {audio / ours_model:.0f} (model+features) -> ours {model_cpu / ours_model:.2f}x; "
+                  f"embedding cosine mean {c.mean():.5f} min {c.min():.5f}")
+        e = essentia(files, 187, 1, "file")
+        if e is not None:
+            print(f"Essentia batch  1 with its own loader, whole pipeline: {audio / e['cpu_s']:.0f} audio-s per CPU-s "
+                  f"(decode {e['decode_cpu_s']:.1f} CPU-s) vs ours {audio / r187['cpu_s']:.0f} "
+                  f"-> ours {e['cpu_s'] / r187['cpu_s']:.2f}x; peak RSS {e['peak_rss_mb']:.0f} MB")
+            e64 = essentia(files, 187, 64, "file")
+            if e64:
+                print(f"Essentia batch 64 with its own loader, whole pipeline: {audio / e64['cpu_s']:.0f} audio-s per CPU-s "
+                      f"-> ours {e64['cpu_s'] / r187['cpu_s']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
