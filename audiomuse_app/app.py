@@ -36,6 +36,7 @@ page = st.navigation(
     {
         "Library": [
             st.Page(PAGES / "catalog.py", title="Catalog", icon=":material/library_music:", default=True),
+            st.Page(PAGES / "playlists.py", title="Clustering playlists", icon=":material/queue_music:"),
             st.Page(PAGES / "pipeline.py", title="Pipeline", icon=":material/account_tree:"),
         ],
         "Explore": [
@@ -44,6 +45,7 @@ page = st.navigation(
             st.Page(PAGES / "alchemy.py", title="Song alchemy", icon=":material/science:"),
             st.Page(PAGES / "music_map.py", title="Music map", icon=":material/scatter_plot:"),
             st.Page(PAGES / "fingerprint.py", title="Sonic fingerprint", icon=":material/fingerprint:"),
+            st.Page(PAGES / "chat.py", title="Instant playlist", icon=":material/chat:"),
         ],
     }
 )

@@ -97,3 +97,26 @@ def test_pipeline_page_without_dagster_explains(app_db, monkeypatch):
     monkeypatch.setenv("AUDIOMUSE_DAGSTER_URL", f"http://127.0.0.1:{free_port()}")
     at = _open("pipeline")
     assert any("Cannot reach Dagster" in w.value for w in at.warning)
+
+
+def test_chat_page_offline_finds_the_style(seeded_app_db):
+    at = _open("chat")
+    at.text_area(key="chat_request").set_value("calm ambient music").run()
+    at.button(key="chat_go").click().run()
+    assert not at.exception
+    assert any("chat_tracks" in c.value for c in at.code)
+    rows = at.dataframe[0].value
+    assert len(rows) > 0 and set(rows["album"]) == {"Ambienteers Album"}
+
+
+def test_playlists_page_lists_stored_playlists(seeded_app_db):
+    from audiomuse.clustering.search import ClusteringParams
+    from audiomuse.playlists import clustering as core
+
+    lib = core.load_library(seeded_app_db)
+    result = core.search_playlists(lib, ClusteringParams(runs=20, k_min=2, k_max=4, min_playlist_size=5,
+                                                         top_playlists=3, batch_size=10), seed=1)
+    core.store_generation(seeded_app_db, "gen-1", result, [p.name for p in result.playlists])
+    at = _open("playlists")
+    labels = [e.label for e in at.expander]
+    assert len(labels) == len(result.playlists) and all("_automatic" in label for label in labels)
