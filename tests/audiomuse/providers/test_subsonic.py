@@ -72,3 +72,30 @@ def test_server_down_retries_then_names_the_host(caplog):
     assert f"127.0.0.1:{port}" in message and "after 3 attempts" in message
     assert "pw-secret-77" not in message + caplog.text
     assert caplog.text.count("retrying") == 2
+
+
+def test_publishing_clustering_playlists_replaces_them_in_place(provider, db):
+    """published_playlists' core against the real server: new first, then stale ones deleted."""
+    from psycopg.types.json import Jsonb
+
+    from audiomuse.playlists.clustering import publish_generation
+
+    ids = [t.id for a in provider.newest_albums() for t in provider.album_tracks(a.id)]
+    stale = provider.create_or_replace_playlist("Old Mood_automatic", ids[:2])
+    kept = provider.create_or_replace_playlist("Night Drive_automatic", ids[:1])
+
+    def store(generation, playlists):
+        with db.connection() as conn:
+            conn.execute("DELETE FROM playlists")
+            for name, tracks in playlists:
+                conn.execute("INSERT INTO playlists (name, kind, generation, track_ids, details) "
+                             "VALUES (%s, 'clustering', %s, %s, %s)", (name, generation, tracks, Jsonb({})))
+
+    store("g1", [("Night Drive_automatic", ids[2:5]), ("Calm_automatic", ids[5:7])])
+    report = publish_generation(db, provider)
+    remote = {p.name: p.id for p in provider.list_playlists()}
+    assert report["deleted"] == ["Old Mood_automatic"] and stale.id not in remote.values()
+    assert remote["Night Drive_automatic"] == kept.id  # replaced in place, same playlist id
+    entries = provider.call("getPlaylist", {"id": kept.id})["playlist"]["entry"]
+    assert [e["id"] for e in entries] == ids[2:5]
+    provider.delete_playlists_by_suffix("_automatic")
