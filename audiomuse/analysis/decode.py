@@ -4,7 +4,7 @@ The spec's contract is librosa's loader: libsndfile decode, channel average, sox
 This module does the same three steps without librosa's overhead (2-3x less CPU): float32 read,
 a cheap channel average, one soxr call. Formats libsndfile lacks (m4a/aac, wma, ...) go through an
 ffmpeg subprocess that only decodes; resampling stays soxr so every format gives the same
-embedding. Long files are read and resampled in blocks so memory stays bounded.
+embedding. Files are read and resampled in blocks, so memory stays bounded for any length.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import soundfile as sf
 import soxr
 
 TARGET_SR = 16000
-BLOCK_SECONDS = 600  # files longer than this are streamed block by block
+BLOCK_SECONDS = 30  # decode and resample this much of the source at a time
 SOXR_QUALITY = "HQ"  # librosa's default res_type 'soxr_hq'
 
 
@@ -63,17 +63,17 @@ def _mono(block: np.ndarray) -> np.ndarray:
 
 
 def _load_soundfile(path: Path, sr: int) -> np.ndarray:
+    """Decode and resample block by block: soxr's stream gives the same samples as one call
+    (checked bit for bit), and memory stays at one block of the source instead of the whole file."""
     with sf.SoundFile(str(path)) as f:
         native = f.samplerate
-        if f.frames <= native * BLOCK_SECONDS:
-            mono = _mono(f.read(dtype="float32", always_2d=True))
-            return _resample(mono, native, sr)
+        blocks = f.blocks(blocksize=native * BLOCK_SECONDS, dtype="float32", always_2d=True)
+        if native == sr:
+            return np.concatenate([_mono(b) for b in blocks] or [np.zeros(0, np.float32)])
         stream = soxr.ResampleStream(native, sr, 1, dtype="float32", quality=SOXR_QUALITY)
-        parts = []
-        for block in f.blocks(blocksize=native * 60, dtype="float32", always_2d=True):
-            parts.append(stream.resample_chunk(_mono(block)))
+        parts = [stream.resample_chunk(_mono(block)) for block in blocks]
         parts.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
-        return np.concatenate(parts)
+        return _fix_length(np.concatenate(parts), int(np.ceil(f.frames * sr / native)))
 
 
 def _resample(y: np.ndarray, native: int, sr: int) -> np.ndarray:
