@@ -70,11 +70,8 @@ def create_on_server(ids: list[str], tool: str, key: str, default: str = "") -> 
         return
     try:
         full = playlist_name(name, tool)
-        provider = make_provider(settings())
-        try:
+        with make_provider(settings()) as provider:
             playlist = publish(provider, full, tool, ids)
-        finally:
-            provider.close()
     except (ValueError, ProviderError) as exc:
         st.error(f"Playlist not created: {exc}")
     else:

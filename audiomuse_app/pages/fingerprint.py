@@ -20,11 +20,8 @@ def page():
     if not st.button("Make my fingerprint playlist", type="primary"):
         return
     try:
-        provider = make_provider(cfg)
-        try:
+        with make_provider(cfg) as provider:
             history = provider.top_played(limit=100, user=user or None)
-        finally:
-            provider.close()
     except ProviderError as exc:
         st.error(f"Could not read the listening history: {exc}")
         return

@@ -26,11 +26,8 @@ def page():
             results_table(p["track_ids"])
     if st.button(f"Publish to {settings().media_server_type}", key="publish_clustering"):
         try:
-            provider = make_provider(settings())
-            try:
+            with make_provider(settings()) as provider:
                 report = publish_generation(database(), provider)
-            finally:
-                provider.close()
         except (ValueError, ProviderError) as exc:
             st.error(f"Not published: {exc}")
         else:

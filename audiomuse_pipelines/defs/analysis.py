@@ -48,14 +48,11 @@ def track_analysis(
 ) -> dg.MaterializeResult:
     settings = database.settings()
     db = database.database()
-    provider = media_server.provider()
     analyser = _analyser(settings.analysis_threads, settings.patch_hop)
-    try:
+    with media_server.provider() as provider:
         report = analyse_album(
             context.partition_key, provider, db, analyser, force=config.force, progress=context.log.info
         )
-    finally:
-        provider.close()
     if report.failed:
         context.log.warning(f"{len(report.failed)} track(s) failed: {report.failed}")
     return dg.MaterializeResult(
@@ -93,12 +90,8 @@ def new_albums_sensor(
 ) -> dg.SensorResult:
     settings = database.settings()
     db = database.database()
-    provider = media_server.provider()
-    try:
-        poll = settings.num_recent_albums or 200
-        discovered = discover_new_albums(provider, db, poll_limit=poll)
-    finally:
-        provider.close()
+    with media_server.provider() as provider:
+        discovered = discover_new_albums(provider, db, poll_limit=settings.num_recent_albums or 200)
     with db.connection() as conn:
         catalogued = album_ids(conn)
         todo = albums_needing_analysis(conn, settings.num_recent_albums)

@@ -20,15 +20,12 @@ def catalog(
     media_server: MediaServerResource,
 ) -> dg.MaterializeResult:
     db = database.database()
-    provider = media_server.provider()
     limit = database.settings().num_recent_albums
-    try:
+    with media_server.provider() as provider:
         result = sync_catalog(
             provider, db, limit,
             progress=lambda i, n: context.log.info(f"catalog: album {i}/{n}") if i % 50 == 0 or i == n else None,
         )
-    finally:
-        provider.close()
     known = set(context.instance.get_dynamic_partitions(albums_partitions.name))
     to_add = [a for a in result.album_ids if a not in known and a not in result.failed_albums]
     if to_add:

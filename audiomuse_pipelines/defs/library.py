@@ -21,12 +21,7 @@ LIBRARY_TAGS = {"audiomuse/kind": "library"}
     description="Voyager (HNSW, cosine) index over every embedding, stored in PostgreSQL.",
 )
 def similarity_index(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
-    report = build_similarity_index(database.database())
-    context.log.info(f"index over {report.tracks} tracks built in {report.seconds:.1f} s")
-    return dg.MaterializeResult(
-        metadata={"tracks": report.tracks, "build_seconds": round(report.seconds, 2), "sha256": report.sha256,
-                  **report.detail}
-    )
+    return _reported(context, "index", build_similarity_index(database.database()))
 
 
 @dg.asset(
@@ -38,8 +33,11 @@ def similarity_index(context: dg.AssetExecutionContext, database: DatabaseResour
     description="2-D projection of every embedding (UMAP; PCA for tiny libraries) for the map and alchemy.",
 )
 def music_map(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
-    report = build_music_map(database.database())
-    context.log.info(f"map of {report.tracks} tracks by {report.detail['method']} in {report.seconds:.1f} s")
+    return _reported(context, "map", build_music_map(database.database()))
+
+
+def _reported(context: dg.AssetExecutionContext, what: str, report) -> dg.MaterializeResult:
+    context.log.info(f"{what} of {report.tracks} tracks built in {report.seconds:.1f} s ({report.detail})")
     return dg.MaterializeResult(
         metadata={"tracks": report.tracks, "build_seconds": round(report.seconds, 2), "sha256": report.sha256,
                   **report.detail}
@@ -48,7 +46,7 @@ def music_map(context: dg.AssetExecutionContext, database: DatabaseResource) -> 
 
 library_automation = dg.AutomationConditionSensorDefinition(
     "library_automation",
-    target=dg.AssetSelection.groups("library"),
+    target=dg.AssetSelection.assets(similarity_index, music_map),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
     run_tags=LIBRARY_TAGS,
@@ -133,11 +131,8 @@ def published_playlists(
 ) -> dg.MaterializeResult:
     from audiomuse.playlists.clustering import publish_generation
 
-    provider = media_server.provider()
-    try:
+    with media_server.provider() as provider:
         report = publish_generation(database.database(), provider)
-    finally:
-        provider.close()
     context.log.info(f"published {report['published']} playlists, removed {len(report['deleted'])} stale ones")
     return dg.MaterializeResult(metadata={"published": report["published"], "deleted": len(report["deleted"]),
                                           "provider": provider.kind})

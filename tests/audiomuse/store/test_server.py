@@ -6,9 +6,9 @@ from audiomuse.store import Database, database_urls, stop_embedded_server
 from audiomuse.store.server import with_driver
 
 
-def test_embedded_server_starts_on_demand_is_reused_and_stops(tmp_path, monkeypatch):
+def test_embedded_server_starts_on_demand_is_reused_and_stops(server_tmp_path, monkeypatch):
     monkeypatch.delenv("DAGSTER_PG_URL", raising=False)
-    settings = Settings(database_url=None, data_dir=tmp_path / "data")
+    settings = Settings(database_url=None, data_dir=server_tmp_path / "data")
     first = database_urls(settings)
     try:
         assert first.embedded
