@@ -44,7 +44,7 @@ run: venv samples-small
 	  export MUSIC_DIR=$(SAMPLES_SMALL); fi; \
 	$(BIN)/python -m audiomuse.launcher
 
-test: venv samples convert-venv
+test: venv samples samples-small convert-venv
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 test-fast: venv
