@@ -29,6 +29,11 @@ def default_music_dir() -> Path:
 
 
 def make_provider(settings: Settings) -> MediaProvider:
+    """The provider ``settings.media_server_type`` names ("navidrome" is the Subsonic API).
+
+    ``local`` reads ``music_dir`` (default: the small sample library). Server kinds need
+    ``media_server_url``; Subsonic needs user + password, Jellyfin a token (or user + password),
+    Lyrion a user + password only when the server is password protected."""
     kind = settings.media_server_type
     if kind == "local":
         from audiomuse.providers.local import LocalFolderProvider
@@ -37,20 +42,22 @@ def make_provider(settings: Settings) -> MediaProvider:
     if not settings.media_server_url:
         raise ProviderError(kind, "MEDIA_SERVER_URL is not set")
     common = dict(url=settings.media_server_url, timeout=settings.http_timeout, retries=settings.http_retries)
+    user = settings.media_server_user or ""
+    password = _secret(settings.media_server_password)
     if kind in ("subsonic", "navidrome"):
         from audiomuse.providers.subsonic import SubsonicProvider
 
-        return SubsonicProvider(user=settings.media_server_user or "", password=_secret(settings.media_server_password),
-                                **common)
+        if not user:
+            raise ProviderError(kind, "MEDIA_SERVER_USER is not set")
+        return SubsonicProvider(user=user, password=password, **common)
     if kind == "jellyfin":
         from audiomuse.providers.jellyfin import JellyfinProvider
 
-        return JellyfinProvider(user=settings.media_server_user or "", token=_secret(settings.media_server_token),
-                                **common)
+        return JellyfinProvider(user=user, token=_secret(settings.media_server_token), password=password, **common)
     if kind == "lyrion":
         from audiomuse.providers.lyrion import LyrionProvider
 
-        return LyrionProvider(**common)
+        return LyrionProvider(user=user, password=password, **common)
     raise ProviderError(kind, f"unknown media server type {kind!r}")
 
 

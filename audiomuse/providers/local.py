@@ -1,8 +1,25 @@
 """A plain music folder as the library: tags read with mutagen, playlists written as .m3u8.
 
-The default provider: no media server needed. Album and track ids are short hashes of relative
-paths, stable across runs and safe as Dagster partition keys. Listening history, if any, comes
-from an Audioscrobbler log (``.scrobbler.log``) in the music folder.
+The default provider: no media server needed.
+
+* Files: every file with an audio suffix (mp3, flac, ogg, opus, m4a, wav, aiff, ...) under the folder,
+  except hidden ones and the playlists folder. A file that is not audio at all (a zero-byte file,
+  a text file named ``.mp3``: no audio container signature) is skipped with a warning, never a
+  crash. A damaged audio file (the signature is there but mutagen cannot parse it, e.g. a
+  truncated download) is listed from its path with a warning, so that the analysis records why
+  it fails rather than the song silently missing.
+* Tags: ``mutagen.File(path, easy=True)`` (ID3 frames of WAV/AIFF files mapped to the same names);
+  missing tags fall back to the folders ``Artist/Album/`` and the file name (``"03 - Title.flac"``
+  gives track 3, "Title").
+* Albums group tracks by folder and album name; ids are short hashes (16 hex chars) of the album's
+  relative folder + name and of each track's relative path: stable across runs and instances, and
+  safe as Dagster partition keys. ``added`` is the newest mtime of the album's files.
+* The scan is cached per instance; :meth:`LocalFolderProvider.refresh` re-reads only files whose
+  size or mtime changed.
+* Playlists are ``<name>.m3u8`` files (``#EXTM3U``/``#EXTINF``, paths relative to the playlist) in
+  ``<music>/playlists`` (or ``playlist_dir``), replaced atomically.
+* Listening history: a plain folder has none, unless an Audioscrobbler log (``.scrobbler.log``,
+  written by Rockbox and many players) lies in the music folder; otherwise :meth:`top_played` is ``[]``.
 """
 
 from __future__ import annotations
@@ -10,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -35,38 +53,54 @@ class LocalFolderProvider(MediaProvider):
         self.root = Path(music_dir).expanduser().resolve()
         if not self.root.is_dir():
             raise ProviderError("local folder", f"music folder {self.root} does not exist")
-        self.playlist_dir = Path(playlist_dir) if playlist_dir else self.root / "playlists"
+        self.playlist_dir = Path(playlist_dir).expanduser().resolve() if playlist_dir else self.root / "playlists"
         self._albums: dict[str, Album] | None = None
         self._tracks: dict[str, list[Track]] = {}
         self._paths: dict[str, Path] = {}
+        self._tag_cache: dict[Path, tuple[tuple[int, int], dict | None]] = {}  # path -> ((mtime_ns, size), tags)
 
     # Scanning ---------------------------------------------------------------------------------
     def refresh(self) -> None:
-        """Re-read the folder (cheap: tags only, no audio decoding)."""
+        """Re-read the folder: tags only (no audio decoding), and only for new or changed files."""
         albums: dict[str, dict] = {}
-        self._tracks, self._paths = {}, {}
+        tracks: dict[str, list[Track]] = {}
+        paths: dict[str, Path] = {}
+        cache: dict[Path, tuple[tuple[int, int], dict | None]] = {}
         for path in sorted(self._audio_files()):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # vanished while scanning
+            key = (stat.st_mtime_ns, stat.st_size)
+            cached = self._tag_cache.get(path)
+            tags = cached[1] if cached and cached[0] == key else _read_tags(path, stat.st_size)
+            cache[path] = (key, tags)
+            if tags is None:
+                continue  # not audio: warned about once, when read
             rel = path.relative_to(self.root)
-            tags = _read_tags(path)
-            artist = tags.get("albumartist") or tags.get("artist") or (rel.parts[0] if len(rel.parts) > 2 else "")
+            number, stem_title = _from_filename(path.stem)
+            folder_artist = rel.parts[-3] if len(rel.parts) >= 3 else ""
+            artist = tags.get("albumartist") or tags.get("artist") or folder_artist
             album_name = tags.get("album") or (rel.parent.name if rel.parent != Path(".") else "Unknown album")
-            album_id = short_id(f"{rel.parent}|{album_name}")
+            album_id = short_id(f"{rel.parent.as_posix()}|{album_name}")
             entry = albums.setdefault(album_id, {"name": album_name, "artist": artist, "mtime": 0.0, "year": None})
-            entry["mtime"] = max(entry["mtime"], path.stat().st_mtime)
-            entry["year"] = entry["year"] or _year(tags.get("date"))
-            track_id = short_id(str(rel))
-            self._paths[track_id] = path
-            self._tracks.setdefault(album_id, []).append(Track(
-                id=track_id, album_id=album_id, title=tags.get("title") or path.stem,
+            entry["mtime"] = max(entry["mtime"], stat.st_mtime)
+            entry["year"] = entry["year"] or _year(tags.get("date") or tags.get("year"))
+            track_id = short_id(rel.as_posix())
+            paths[track_id] = path
+            tracks.setdefault(album_id, []).append(Track(
+                id=track_id, album_id=album_id, title=tags.get("title") or stem_title,
                 artist=tags.get("artist") or artist, album=album_name, duration=tags.get("length"),
-                file_format=path.suffix.lower().lstrip("."), track_number=_number(tags.get("tracknumber")),
+                file_format=path.suffix.lower().lstrip("."),
+                track_number=_number(tags.get("tracknumber")) or number,
             ))
+        for album_tracks in tracks.values():
+            album_tracks.sort(key=lambda t: (t.track_number or 10_000, t.title, t.id))
+        self._tag_cache, self._tracks, self._paths = cache, tracks, paths
         self._albums = {
             aid: Album(aid, a["name"], a["artist"], a["year"], datetime.fromtimestamp(a["mtime"], timezone.utc))
             for aid, a in albums.items()
         }
-        for tracks in self._tracks.values():
-            tracks.sort(key=lambda t: (t.track_number or 10_000, t.title))
 
     def _audio_files(self):
         for dirpath, dirnames, filenames in os.walk(self.root):
@@ -110,25 +144,33 @@ class LocalFolderProvider(MediaProvider):
     def list_playlists(self) -> list[Playlist]:
         if not self.playlist_dir.is_dir():
             return []
-        return [Playlist(p.name, p.stem) for p in sorted(self.playlist_dir.glob("*.m3u8"))]
+        return [Playlist(p.name, _playlist_name(p)) for p in sorted(self.playlist_dir.glob("*.m3u8"))]
 
     def create_or_replace_playlist(self, name: str, track_ids: Sequence[str]) -> Playlist:
+        """Write ``<name>.m3u8``: ``#EXTM3U``, ``#PLAYLIST:<name>``, then per track ``#EXTINF:<seconds>,
+        <artist> - <title>`` and its path relative to the playlist (``/`` separators)."""
+        paths = [self.path_of(tid) for tid in track_ids]  # unknown ids fail before anything is written
+        by_id = {t.id: t for tracks in self._tracks_all() for t in tracks}
         self.playlist_dir.mkdir(parents=True, exist_ok=True)
         file = self.playlist_dir / f"{_file_safe(name)}.m3u8"
-        lines = ["#EXTM3U", f"#PLAYLIST:{name}"]
-        by_id = {t.id: t for tracks in self._tracks_all() for t in tracks}
-        for tid in track_ids:
-            path = self.path_of(tid)
+        lines = ["#EXTM3U", f"#PLAYLIST:{_one_line(name)}"]
+        for tid, path in zip(track_ids, paths):
             t = by_id.get(tid)
             if t:
-                lines.append(f"#EXTINF:{int(t.duration or -1)},{t.artist} - {t.title}")
-            lines.append(os.path.relpath(path, self.playlist_dir))
-        tmp = file.with_suffix(".m3u8.tmp")
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.replace(file)  # atomic: a reader sees the old or the new playlist, never half of one
-        return Playlist(file.name, file.stem)
+                seconds = round(t.duration) if t.duration else -1
+                lines.append(f"#EXTINF:{seconds},{_one_line(t.artist)} - {_one_line(t.title)}")
+            lines.append(Path(os.path.relpath(path, self.playlist_dir)).as_posix())
+        tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            os.replace(tmp, file)  # atomic: a reader sees the old or the new playlist, never half of one
+        finally:
+            tmp.unlink(missing_ok=True)
+        return Playlist(file.name, name)
 
     def delete_playlist(self, playlist_id: str) -> None:
+        if Path(playlist_id).name != playlist_id or not playlist_id.endswith(".m3u8"):
+            raise ProviderError("local folder", f"not a playlist id: {playlist_id!r}")
         (self.playlist_dir / playlist_id).unlink(missing_ok=True)
 
     def top_played(self, limit: int = 100, user: str | None = None) -> list[PlayedTrack]:
@@ -146,23 +188,75 @@ class LocalFolderProvider(MediaProvider):
         return self._tracks.values()
 
 
-def _read_tags(path: Path) -> dict:
-    """Tags and length; an unreadable file still becomes a track (named from its path), so that
-    analysis records why it fails instead of the file silently missing from the library."""
+# ID3 frames (WAV and AIFF files carry ID3 tags that mutagen's easy mode does not map)
+_ID3_NAMES = {"TIT2": "title", "TPE1": "artist", "TPE2": "albumartist", "TALB": "album", "TRCK": "tracknumber",
+              "TDRC": "date", "TYER": "date", "TCON": "genre"}
+
+
+def _read_tags(path: Path, size: int | None = None) -> dict | None:
+    """Tags and length, or ``None`` (with a warning) for a file that is not readable audio."""
     import mutagen
 
+    if size == 0:
+        log.warning("%s: empty file, skipped", path)
+        return None
     try:
         audio = mutagen.File(str(path), easy=True)
     except Exception as exc:  # noqa: BLE001 - mutagen raises many types on broken files
-        log.warning("%s: unreadable tags (%s)", path.name, exc)
-        return {"length": None}
+        audio, error = None, type(exc).__name__
+    else:
+        error = "unknown format"
     if audio is None:
-        log.warning("%s: not a recognised audio file", path.name)
-        return {"length": None}
-    tags = {k: (v[0] if isinstance(v, list) and v else v) for k, v in (audio.tags or {}).items()}
+        if _looks_like_audio(path):
+            # A damaged audio file (a truncated download, a bad rip): listed from its path, so the
+            # analysis records why it fails instead of the song silently missing from the library.
+            log.warning("%s: damaged audio file (%s), listed without tags", path, error)
+            return {"length": None}
+        log.warning("%s: not an audio file (%s), skipped", path, error)
+        return None
+    tags: dict = {}
+    for key, value in (audio.tags or {}).items():
+        name = _ID3_NAMES.get(key[:4], key) if key[:4] in _ID3_NAMES else key
+        text = getattr(value, "text", value)  # an ID3 frame or an easy-tag list
+        if isinstance(text, list):
+            text = text[0] if text else None
+        if text is not None and name not in tags:
+            tags[name] = str(text).strip()
     info = getattr(audio, "info", None)
-    tags["length"] = float(info.length) if info is not None and getattr(info, "length", None) else None
-    return {k: (v.strip() if isinstance(v, str) else v) for k, v in tags.items()}
+    length = getattr(info, "length", None)
+    tags["length"] = float(length) if length else None
+    return tags
+
+
+def _looks_like_audio(path: Path) -> bool:
+    """Does the file start with an audio container's signature (Ogg, FLAC, ID3/MPEG, RIFF WAVE,
+    AIFF, MP4, APE, WavPack, ASF, Musepack)? Tells a damaged audio file from a text file named .mp3."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    if len(head) < 4:
+        return False
+    return (
+        head[:4] in (b"OggS", b"fLaC", b"MAC ", b"wvpk", b"MPCK", b"0&\xb2u")
+        or head[:3] in (b"ID3", b"MP+")
+        or (head[0] == 0xFF and head[1] & 0xE0 == 0xE0)  # MPEG audio frame sync
+        or (head[:4] == b"RIFF" and head[8:12] == b"WAVE")
+        or (head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"))
+        or head[4:8] == b"ftyp"
+    )
+
+
+_FILENAME_NUMBER = re.compile(r"^\s*(?:\d+-)?(\d{1,3})(?:\s*[-._]\s*|\s+)(.+)$")
+
+
+def _from_filename(stem: str) -> tuple[int | None, str]:
+    """``"03 - Night Drive"`` -> (3, "Night Drive"); ``"1-02 Intro"`` -> (2, "Intro"); else (None, stem)."""
+    match = _FILENAME_NUMBER.match(stem)
+    if match and match.group(2).strip():
+        return int(match.group(1)), match.group(2).strip()
+    return None, stem
 
 
 def _number(value) -> int | None:
@@ -181,3 +275,19 @@ def _year(value) -> int | None:
 
 def _file_safe(name: str) -> str:
     return "".join("_" if c in '\\/:*?"<>|' or ord(c) < 32 else c for c in name).strip(" .") or "playlist"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _playlist_name(file: Path) -> str:
+    """The ``#PLAYLIST:`` name written by :meth:`create_or_replace_playlist`, else the file stem."""
+    try:
+        with open(file, encoding="utf-8", errors="replace") as f:
+            for _, line in zip(range(3), f):
+                if line.startswith("#PLAYLIST:"):
+                    return line[len("#PLAYLIST:"):].strip() or file.stem
+    except OSError:
+        pass
+    return file.stem

@@ -1,17 +1,26 @@
 """Subsonic API (Navidrome, supysonic, Airsonic, Gonic...): catalog, downloads, playlists, history.
 
-Token auth (t = md5(password + salt)) first; when the server answers that it does not support it
-(error 41, or supysonic's 10 "missing parameter"), fall back to the hex-encoded password and keep
-using that. Passwords, tokens and salts only ever travel in query parameters, never in messages.
+Every call is ``GET /rest/<method>?u=&t=&s=&v=1.16.1&c=audiomuse&f=json``.
+
+Authentication: token auth first (``t = md5(password + salt)``, a fresh salt per request). The first
+call of an instance is a ``ping`` that settles the scheme: a server without token auth answers
+error 41 ("token authentication not supported"), or, like supysonic, error 10 ("required parameter
+missing": it only knows ``p``); then the hex-encoded password (``p=enc:<hex>``) is used for the rest
+of the instance's life. Error 40 (or 41 once on passwords) means wrong credentials:
+:class:`ProviderAuthError`. Passwords, tokens, salts and the ``enc:`` hex only ever travel in query
+parameters, never in messages, log records or reprs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import mimetypes
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from audiomuse.providers.base import (
@@ -19,144 +28,286 @@ from audiomuse.providers.base import (
 )
 from audiomuse.providers.http import HttpClient
 
+log = logging.getLogger(__name__)
+
 API_VERSION = "1.16.1"
 CLIENT = "audiomuse"
-PAGE = 500
+PAGE = 500  # getAlbumList2's maximum page size
+HISTORY_ALBUMS = 200  # frequent + recent albums read for top_played
+AUTH_FAILED = {40}  # wrong username or password
+TOKEN_UNSUPPORTED = {41, 10}  # 41: token auth not supported; 10: supysonic's "missing parameter" (no p)
 
 
 class SubsonicProvider(MediaProvider):
     kind = "subsonic"
 
     def __init__(self, url: str, user: str, password: str, *, timeout: float = 30.0, retries: int = 3,
-                 backoff: float = 0.5):
-        self.http = HttpClient("Subsonic", url, timeout=timeout, retries=retries, backoff=backoff)
+                 backoff: float = 0.5, page_size: int = PAGE):
+        self.http = HttpClient("Subsonic", url, timeout=timeout, retries=retries, backoff=backoff,
+                               secrets=[password])
         self.user = user
         self._password = password
+        self.page_size = max(1, min(PAGE, page_size))
+        #: True while token auth is used; False once the server showed it needs the password
         self.token_auth = True
+        self._auth_checked = False
+        self._owners: dict[str, str] = {}  # playlist id -> owner, from the last listing
 
     def __repr__(self) -> str:
         return f"SubsonicProvider({self.http.label!r}, user={self.user!r})"
 
+    @property
+    def auth_mode(self) -> str:
+        return "token" if self.token_auth else "password"
+
     # Protocol ---------------------------------------------------------------------------------
     def _auth(self) -> dict:
         if self.token_auth:
-            salt = secrets.token_hex(6)
+            salt = secrets.token_hex(8)
             token = hashlib.md5((self._password + salt).encode()).hexdigest()
             return {"u": self.user, "t": token, "s": salt}
         return {"u": self.user, "p": "enc:" + self._password.encode().hex()}
 
-    def _params(self, params: dict | list) -> list:
-        base = {**self._auth(), "v": API_VERSION, "c": CLIENT, "f": "json"}
-        items = list(params.items()) if isinstance(params, dict) else list(params)
-        return list(base.items()) + items
+    def _params(self, params: dict | list | None) -> list:
+        items = list(params.items()) if isinstance(params, dict) else list(params or [])
+        return [*self._auth().items(), ("v", API_VERSION), ("c", CLIENT), ("f", "json"), *items]
+
+    def _ensure_auth(self) -> None:
+        """Settle token vs password auth once, with a ``ping``."""
+        if self._auth_checked:
+            return
+        self._raw_call("ping")
+        self._auth_checked = True
 
     def call(self, method: str, params: dict | list | None = None) -> dict:
-        for _ in range(2):
-            response = self.http.request("GET", f"/rest/{method}", params=self._params(params or {}))
+        """One API call; returns the ``subsonic-response`` object or raises a ProviderError."""
+        self._ensure_auth()
+        return self._raw_call(method, params)
+
+    def _raw_call(self, method: str, params: dict | list | None = None) -> dict:
+        for _ in range(2):  # at most: the token try, then the password
+            used_token = self.token_auth
+            response = self.http.request("GET", f"/rest/{method}", params=self._params(params))
             if response.status_code == 401:
-                raise ProviderAuthError(self.http.label, f"rejected the credentials for user '{self.user}'")
-            if response.status_code >= 400:
+                raise self._auth_error()
+            if response.status_code >= 400 and "json" not in response.headers.get("content-type", ""):
                 raise ProviderError(self.http.label, f"{method} answered HTTP {response.status_code}")
-            try:
-                body = response.json()["subsonic-response"]
-            except (ValueError, KeyError):
-                raise ProviderError(self.http.label, f"{method} did not answer in Subsonic JSON") from None
+            body = self._body(method, response.content)
             if body.get("status") == "ok":
                 return body
-            code = int(body.get("error", {}).get("code", 0))
-            message = body.get("error", {}).get("message", "unknown error")
-            if self.token_auth and code in (41, 10):
-                self.token_auth = False  # server lacks token auth: use the (hex) password from now on
+            code, message = _error(body)
+            if used_token and code in TOKEN_UNSUPPORTED and not self._auth_checked:
+                log.info("%s does not support token auth (error %d): using password auth", self.http.label, code)
+                self.token_auth = False  # remembered for every later call of this instance
                 continue
-            if code in (40, 41):
-                raise ProviderAuthError(self.http.label, f"rejected the credentials for user '{self.user}'")
-            if code == 70:
-                raise ProviderError(self.http.label, f"{method}: not found ({message})")
-            raise ProviderError(self.http.label, f"{method} failed: error {code}: {_scrub(message)}")
-        raise ProviderError(self.http.label, f"{method}: authentication fallback failed")
+            raise self._api_error(method, code, message)
+        raise self._auth_error()
 
-    # MediaProvider ------------------------------------------------------------------------------
-    def newest_albums(self, limit: int = 0) -> list[Album]:
-        albums: list[Album] = []
-        offset = 0
+    def _body(self, method: str, content: bytes) -> dict:
+        try:
+            return json.loads(content)["subsonic-response"]
+        except (ValueError, KeyError, TypeError):
+            raise ProviderError(self.http.label, f"{method} did not answer in Subsonic JSON "
+                                                 "(is this a Subsonic API server?)") from None
+
+    def _auth_error(self) -> ProviderAuthError:
+        return ProviderAuthError(self.http.label, f"rejected the credentials for user '{self.user}'")
+
+    def _api_error(self, method: str, code: int, message: str) -> ProviderError:
+        if code in AUTH_FAILED or code == 41:
+            return self._auth_error()
+        if code == 50:
+            return ProviderError(self.http.label, f"{method}: user '{self.user}' is not authorized "
+                                                  f"({self.http.redact(message)})")
+        if code == 70:
+            return ProviderError(self.http.label, f"{method}: not found ({self.http.redact(message)})")
+        return ProviderError(self.http.label, f"{method} failed: error {code}: {self.http.redact(message)}")
+
+    # Catalog ------------------------------------------------------------------------------------
+    def _album_list(self, list_type: str, limit: int = 0) -> list[dict]:
+        """``getAlbumList2`` paged until a short page (or ``limit`` albums; 0 = all)."""
+        albums: list[dict] = []
         while True:
-            size = PAGE if not limit else min(PAGE, limit - len(albums))
-            body = self.call("getAlbumList2", {"type": "newest", "size": size, "offset": offset})
-            page = body.get("albumList2", {}).get("album", [])
-            albums += [Album(str(a["id"]), a.get("name") or a.get("title") or "", a.get("artist", ""),
-                             a.get("year"), _date(a.get("created"))) for a in page]
-            offset += len(page)
+            size = self.page_size if not limit else min(self.page_size, limit - len(albums))
+            body = self.call("getAlbumList2", {"type": list_type, "size": size, "offset": len(albums)})
+            page = (body.get("albumList2") or {}).get("album") or []
+            albums += page
             if len(page) < size or (limit and len(albums) >= limit):
                 return albums[:limit] if limit else albums
 
+    def newest_albums(self, limit: int = 0) -> list[Album]:
+        return [
+            Album(str(a["id"]), a.get("name") or a.get("title") or "", a.get("artist") or "",
+                  _int(a.get("year")), _date(a.get("created")))
+            for a in self._album_list("newest", limit)
+        ]
+
     def album_tracks(self, album_id: str) -> list[Track]:
-        album = self.call("getAlbum", {"id": album_id}).get("album", {})
-        return [self._track(s, album_id, album.get("name", "")) for s in album.get("song", [])]
+        album = self.call("getAlbum", {"id": album_id}).get("album") or {}
+        return [self._track(s, album_id, album.get("name", "")) for s in album.get("song") or []]
 
     @staticmethod
     def _track(s: dict, album_id: str, album_name: str = "") -> Track:
+        suffix = (s.get("suffix") or Path(s.get("path") or "").suffix.lstrip(".")).lower() or None
         return Track(
-            id=str(s["id"]), album_id=str(s.get("albumId", album_id)), title=s.get("title", ""),
-            artist=s.get("artist", ""), album=s.get("album", album_name), duration=s.get("duration"),
-            file_format=(s.get("suffix") or "").lower() or None, track_number=s.get("track"),
+            id=str(s["id"]), album_id=str(s.get("albumId") or album_id), title=s.get("title") or "",
+            artist=s.get("artist") or "", album=s.get("album") or album_name,
+            duration=_float(s.get("duration")), file_format=suffix, track_number=_int(s.get("track")),
         )
 
     def download(self, track: Track, dest_dir: Path) -> Path:
-        target = Path(dest_dir) / f"{_safe(track.id)}.{track.file_format or 'audio'}"
-        with open(target, "wb") as out:
-            self.http.stream_to("/rest/download", out, params=self._params({"id": track.id}))
-        if target.stat().st_size < 1024 and target.read_bytes()[:1] == b"{":
-            raise ProviderError(self.http.label, f"download of '{track.title}' returned an error, not audio")
-        return target
+        """The original file via ``download``; a server that refuses downloads for this user
+        (Navidrome's per-user switch answers error 50) is asked for ``stream?format=raw``."""
+        self._ensure_auth()
+        target = Path(dest_dir) / safe_filename(track.id, track.file_format)
+        target.unlink(missing_ok=True)
+        errors = []
+        for method, extra in (("download", {}), ("stream", {"format": "raw"})):
+            response = self.http.download(f"/rest/{method}", target, params=self._params({"id": track.id, **extra}))
+            if target.exists():
+                if not track.file_format:  # name it by what the server says it sent
+                    better = target.with_suffix(_suffix_for(response.headers.get("content-type", "")))
+                    target = target.rename(better) if better != target else target
+                return target
+            if response.status_code == 401:
+                raise self._auth_error()
+            try:
+                code, message = _error(self._body(method, response.content))
+            except ProviderError:
+                code, message = response.status_code, f"HTTP {response.status_code}"
+            if code in AUTH_FAILED:
+                raise self._auth_error()
+            errors.append(f"{method}: error {code} ({self.http.redact(message)})")
+            if code == 70:
+                break  # no such song: streaming will not find it either
+        raise ProviderError(self.http.label, f"cannot download '{track.title}' (id {track.id}): " + "; ".join(errors))
 
+    # Playlists ----------------------------------------------------------------------------------
     def list_playlists(self) -> list[Playlist]:
         body = self.call("getPlaylists")
-        return [Playlist(str(p["id"]), p["name"]) for p in body.get("playlists", {}).get("playlist", [])]
+        items = (body.get("playlists") or {}).get("playlist") or []
+        self._owners = {str(p["id"]): p.get("owner") or "" for p in items}
+        return [Playlist(str(p["id"]), p.get("name") or "") for p in items]
+
+    def _own_playlists(self) -> list[Playlist]:
+        """Playlists this user may change (``getPlaylists`` also lists other users' public ones)."""
+        playlists = self.list_playlists()
+        return [p for p in playlists if self._owners.get(p.id) in ("", self.user)]
 
     def create_or_replace_playlist(self, name: str, track_ids: Sequence[str]) -> Playlist:
-        existing = next((p for p in self.list_playlists() if p.name == name), None)
-        songs = [("songId", tid) for tid in track_ids]
+        existing = next((p for p in self._own_playlists() if p.name == name), None)
+        songs = [("songId", str(tid)) for tid in track_ids]
         if existing:
-            self.call("createPlaylist", [("playlistId", existing.id), *songs])  # replaces the songs in place
+            # createPlaylist with playlistId replaces the songs in place (API 1.14+; supysonic too)
+            self.call("createPlaylist", [("playlistId", existing.id), *songs])
             return existing
         body = self.call("createPlaylist", [("name", name), *songs])
         created = body.get("playlist")
-        if created:
-            return Playlist(str(created["id"]), created.get("name", name))
-        return next(p for p in self.list_playlists() if p.name == name)  # API < 1.14 answers empty
+        if created and created.get("id"):
+            return Playlist(str(created["id"]), created.get("name") or name)
+        # API < 1.14 answers an empty body: find the new playlist by name (the newest if several)
+        matches = [p for p in self._own_playlists() if p.name == name]
+        if not matches:
+            raise ProviderError(self.http.label, f"createPlaylist '{name}' succeeded but the playlist is not listed")
+        return matches[-1]
 
     def delete_playlist(self, playlist_id: str) -> None:
         self.call("deletePlaylist", {"id": playlist_id})
 
+    def delete_playlists_by_suffix(self, suffix: str, keep: Sequence[str] = ()) -> list[str]:
+        """Only this user's playlists: other users' public ones are listed but not ours to delete."""
+        deleted = []
+        for playlist in self._own_playlists():
+            if playlist.name.endswith(suffix) and playlist.name not in keep:
+                self.delete_playlist(playlist.id)
+                deleted.append(playlist.name)
+        return deleted
+
+    # History ------------------------------------------------------------------------------------
     def top_played(self, limit: int = 100, user: str | None = None) -> list[PlayedTrack]:
-        """Songs of the most frequently played albums with their play counts and last-played times."""
+        """The configured user's most played songs with their last-played time.
+
+        Subsonic has no "top songs of a user" call: the songs of the most frequently and most
+        recently played albums (``getAlbumList2 type=frequent|recent``) are read and ranked by
+        their ``playCount`` (and ``played`` time). A server that does not report per-song play
+        counts (supysonic: API 1.12) has no readable history: returns ``[]`` and logs why."""
         if user and user != self.user:
-            raise ProviderError(self.http.label, "per-user history needs that user's own credentials")
+            raise ProviderError(self.http.label, f"history of user '{user}' needs that user's own credentials "
+                                                 f"(connected as '{self.user}')")
+        album_ids: dict[str, None] = {}
+        for list_type in ("frequent", "recent"):
+            for a in self._album_list(list_type, HISTORY_ALBUMS):
+                album_ids.setdefault(str(a["id"]))
         played: dict[str, PlayedTrack] = {}
-        albums = self.call("getAlbumList2", {"type": "frequent", "size": 50}).get("albumList2", {}).get("album", [])
-        for a in albums:
-            for s in self.call("getAlbum", {"id": a["id"]}).get("album", {}).get("song", []):
-                count = int(s.get("playCount", 0) or 0)
-                if count:
+        reported = False
+        for album_id in album_ids:
+            try:
+                songs = (self.call("getAlbum", {"id": album_id}).get("album") or {}).get("song") or []
+            except ProviderError as exc:
+                if "not found" in str(exc):
+                    continue  # removed since the list was read
+                raise
+            for s in songs:
+                if "playCount" not in s:
+                    continue
+                reported = True
+                count = _int(s.get("playCount")) or 0
+                if count > 0:
                     played[str(s["id"])] = PlayedTrack(str(s["id"]), count, _date(s.get("played")))
-        return sorted(played.values(), key=lambda p: (-p.play_count, p.track_id))[:limit]
+        if album_ids and not reported:
+            log.info("%s does not report play counts (Subsonic API < 1.14?): no listening history", self.http.label)
+        epoch = datetime.min.replace(tzinfo=timezone.utc)
+        ranked = sorted(played.values(), key=lambda p: (-p.play_count, -(p.last_played or epoch).timestamp(), p.track_id))
+        return ranked[:limit]
 
     def close(self) -> None:
         self.http.close()
+
+
+def _error(body: dict) -> tuple[int, str]:
+    error = body.get("error") or {}
+    try:
+        code = int(error.get("code", 0))
+    except (TypeError, ValueError):
+        code = 0
+    return code, str(error.get("message") or "unknown error")
 
 
 def _date(text) -> datetime | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
         return None
 
 
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:64]
+def _float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
-def _scrub(message: str) -> str:
-    return re.sub(r"(enc:)?[0-9a-f]{16,}", "***", message)
+def _suffix_for(content_type: str) -> str:
+    ctype = content_type.split(";")[0].strip().lower()
+    known = {"audio/flac": ".flac", "audio/x-flac": ".flac", "audio/ogg": ".ogg", "audio/mpeg": ".mp3",
+             "audio/opus": ".opus", "audio/mp4": ".m4a", "audio/x-m4a": ".m4a", "audio/wav": ".wav",
+             "audio/x-wav": ".wav", "audio/aiff": ".aiff", "audio/x-aiff": ".aiff"}
+    return known.get(ctype) or mimetypes.guess_extension(ctype) or ".audio"
+
+
+def safe_filename(track_id: str, suffix: str | None) -> str:
+    """A file name made of the id's safe characters plus a clean suffix: ``"al-3/../x", "FLAC"`` ->
+    ``"al-3_.._x.flac"`` (no path separators, no leading dot, bounded length)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", str(track_id))[:80].strip("_") or "track"
+    ext = re.sub(r"[^a-z0-9]", "", (suffix or "").lower())[:8] or "audio"
+    return f"{stem}.{ext}"

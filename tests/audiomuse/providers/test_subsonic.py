@@ -1,66 +1,155 @@
-"""The Subsonic adapter against a real supysonic server on real music."""
+"""The Subsonic adapter against a real supysonic server, on generated tagged FLAC/WAV files and on
+the real small sample library (skipped when it is not built)."""
 
 import logging
+from collections import defaultdict
+from urllib.parse import parse_qs, urlsplit
 
-import mutagen
 import pytest
 
 from audiomuse.providers.base import ProviderAuthError, ProviderUnavailable
 from audiomuse.providers.subsonic import SubsonicProvider
-from tests.audiomuse.providers.conftest import PASSWORD, USER
-from tests.servers import free_port
+from tests.audiomuse.providers.conftest import AGE_DAYS, GENERATED, PASSWORD, USER, free_port, tags_of
 
 pytestmark = pytest.mark.slow
+
+AUDIO = {".flac", ".ogg", ".wav", ".mp3", ".opus", ".m4a"}
+
+
+@pytest.fixture(params=["generated", "sample"])
+def server(request):
+    """(url, music root) of a running supysonic."""
+    return request.getfixturevalue(f"supysonic_{request.param}")
 
 
 @pytest.fixture
 def provider(supysonic_url):
+    """The sample-library server (kept for tests written against it)."""
     p = SubsonicProvider(supysonic_url, USER, PASSWORD, retries=2, backoff=0.01)
     yield p
     p.close()
 
 
-def test_albums_tracks_and_token_fallback(provider, subsonic_music):
-    assert provider.token_auth
-    albums = provider.newest_albums()
-    assert not provider.token_auth  # supysonic answered the token with error 10: password auth remembered
-    assert sorted(a.name for a in albums) == ["Frets on Fire: Muldjord", "Gunroar"]
-    assert len(provider.newest_albums(1)) == 1
-    gunroar = next(a for a in albums if a.name == "Gunroar")
-    tracks = provider.album_tracks(gunroar.id)
-    on_disk = sorted(mutagen.File(p, easy=True)["title"][0] for p in (subsonic_music / "Kenta Cho" / "Gunroar").iterdir())
-    assert sorted(t.title for t in tracks) == on_disk
-    assert all(t.duration and t.duration > 30 and t.file_format == "ogg" for t in tracks)
+@pytest.fixture
+def sub(server):
+    p = SubsonicProvider(server[0], USER, PASSWORD, retries=2, backoff=0.01, page_size=4)  # page_size: force paging
+    yield p
+    p.close()
 
 
-def test_download_is_byte_identical(provider, subsonic_music):
-    album = next(a for a in provider.newest_albums() if a.name == "Gunroar")
-    track = sorted(provider.album_tracks(album.id), key=lambda t: t.track_number or 0)[0]
-    original = next(p for p in (subsonic_music / "Kenta Cho" / "Gunroar").iterdir() if p.name.startswith("01"))
-    with provider.downloaded(track) as path:
-        assert path.read_bytes() == original.read_bytes()
+def _files_by_album(root):
+    """album tag -> [(path, tags)] for every tagged audio file under root."""
+    albums = defaultdict(list)
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() in AUDIO and path.is_file():
+            try:
+                tags = tags_of(path)
+            except Exception:  # noqa: BLE001 - the broken file of the generated library
+                continue
+            albums[tags["album"]].append((path, tags))
+    return albums
 
 
-def test_playlist_create_replace_in_place_and_delete_by_suffix(provider):
-    ids = [t.id for a in provider.newest_albums() for t in provider.album_tracks(a.id)]
-    first = provider.create_or_replace_playlist("Night Drive_automatic", ids[:3])
-    provider.create_or_replace_playlist("Mine", ids[:1])
-    again = provider.create_or_replace_playlist("Night Drive_automatic", ids[3:5])
+def _song_paths(p, album_id):
+    """track id -> path relative to the music folder, from supysonic's own answer."""
+    return {s["id"]: s["path"] for s in p.call("getAlbum", {"id": album_id})["album"]["song"]}
+
+
+def test_newest_albums_all_and_limited(sub, server):
+    _, root = server
+    files = _files_by_album(root)
+    albums = sub.newest_albums()
+    assert sorted(a.name for a in albums) == sorted(files)
+    oldest_file = {a: min(int(p.stat().st_mtime) for p, _ in items) for a, items in files.items()}
+    assert [oldest_file[a.name] for a in albums] == sorted(oldest_file.values(), reverse=True)
+    if root.name.startswith("generated"):
+        assert [a.name for a in albums] == sorted(AGE_DAYS, key=AGE_DAYS.get)
+    assert [a.id for a in sub.newest_albums(1)] == [albums[0].id]
+    assert [a.id for a in sub.newest_albums(5)] == [a.id for a in albums[:5]]
+    assert all(a.added is not None for a in albums)
+
+
+def test_album_tracks_match_the_files_tags(sub, server):
+    _, root = server
+    files = _files_by_album(root)
+    for album in sub.newest_albums():
+        tracks = sub.album_tracks(album.id)
+        paths = _song_paths(sub, album.id)
+        expected = {str(p.relative_to(root)): tags for p, tags in files[album.name]}
+        assert sorted(paths.values()) == sorted(expected)
+        for t in tracks:
+            tags = expected[paths[t.id]]
+            assert (t.title, t.artist, t.album, t.track_number) == (
+                tags["title"], tags["artist"], tags["album"], tags["tracknumber"])
+            assert t.file_format == paths[t.id].rsplit(".", 1)[1].lower()
+            assert t.duration and t.duration >= 1
+
+
+def test_generated_library_exact_listing(supysonic_generated):
+    url, _ = supysonic_generated
+    p = SubsonicProvider(url, USER, PASSWORD, retries=1)
+    second = next(a for a in p.newest_albums() if a.name == "Second Wind")
+    assert second.artist == "Beta Group"
+    tracks = sorted(p.album_tracks(second.id), key=lambda t: t.track_number)
+    expected = [g for g in GENERATED if g[3] == "Second Wind"]
+    assert [(t.title, t.track_number, t.file_format) for t in tracks] == [
+        (title, n, rel.rsplit(".", 1)[1]) for rel, title, _a, _al, n, _s in expected]
+    assert [t.duration for t in tracks] == [int(s) for *_, s in expected]
+
+
+def test_download_is_byte_identical(sub, server, tmp_path):
+    _, root = server
+    for album in sub.newest_albums()[:3]:
+        paths = _song_paths(sub, album.id)
+        track = sub.album_tracks(album.id)[0]
+        path = sub.download(track, tmp_path)
+        assert path.parent == tmp_path and path.suffix == "." + track.file_format
+        assert path.read_bytes() == (root / paths[track.id]).read_bytes()
+
+
+def test_token_to_password_fallback_happens_once_and_is_remembered(server):
+    p = SubsonicProvider(server[0], USER, PASSWORD, retries=1)
+    sent = []
+    p.http.client.event_hooks["request"].append(
+        lambda request: sent.append((urlsplit(str(request.url)).path.rsplit("/", 1)[1], parse_qs(request.url.query.decode()))))
+    assert p.token_auth
+    albums = p.newest_albums()
+    for album in albums[:2]:
+        p.album_tracks(album.id)
+    assert not p.token_auth and p.auth_mode == "password"  # supysonic answered the token with error 10
+    assert [m for m, _ in sent] == ["ping", "ping", "getAlbumList2", "getAlbum", "getAlbum"]
+    assert {"t", "s"} <= set(sent[0][1]) and "p" not in sent[0][1]
+    assert all(q["p"] == ["enc:" + PASSWORD.encode().hex()] and "t" not in q for _, q in sent[1:])
+
+
+def test_playlist_create_replace_in_place_and_delete_by_suffix(sub):
+    ids = [t.id for a in sub.newest_albums() for t in sub.album_tracks(a.id)]
+    first = sub.create_or_replace_playlist("Night Drive_automatic", ids[:3])
+    mine = sub.create_or_replace_playlist("Mine", ids[:1])
+    again = sub.create_or_replace_playlist("Night Drive_automatic", ids[3:5])
     assert again.id == first.id
-    songs = provider.call("getPlaylist", {"id": first.id})["playlist"]["entry"]
-    assert [s["id"] for s in songs] == ids[3:5]
-    assert provider.delete_playlists_by_suffix("_automatic") == ["Night Drive_automatic"]
-    assert [p.name for p in provider.list_playlists()] == ["Mine"]
-    provider.delete_playlists_by_suffix("Mine")
+    entries = sub.call("getPlaylist", {"id": first.id})["playlist"]["entry"]
+    assert [s["id"] for s in entries] == ids[3:5]
+    assert sorted(p.name for p in sub.list_playlists()) == ["Mine", "Night Drive_automatic"]
+    assert sub.delete_playlists_by_suffix("_automatic") == ["Night Drive_automatic"]
+    assert [(p.id, p.name) for p in sub.list_playlists()] == [(mine.id, "Mine")]
+    sub.delete_playlist(mine.id)
+    assert sub.list_playlists() == []
 
 
-def test_wrong_password_is_an_auth_error_without_the_password(supysonic_url, caplog):
-    bad = SubsonicProvider(supysonic_url, USER, "not-the-password-9", retries=1)
+def test_wrong_password_is_an_auth_error_without_the_password(server, caplog):
+    bad = SubsonicProvider(server[0], USER, "not-the-password-9", retries=1)
+    sent = []
+    bad.http.client.event_hooks["request"].append(lambda r: sent.append(parse_qs(r.url.query.decode())))
     with caplog.at_level(logging.DEBUG), pytest.raises(ProviderAuthError) as err:
         bad.newest_albums()
-    assert "alice" in str(err.value)
+    assert str(err.value) == f"Subsonic server at {server[0]}: rejected the credentials for user 'alice'"
     text = str(err.value) + repr(bad) + caplog.text
-    assert "not-the-password-9" not in text and "not-the-password-9".encode().hex() not in text
+    secrets = ["not-the-password-9", "not-the-password-9".encode().hex()]
+    secrets += [v for q in sent for k in ("t", "s") for v in q.get(k, [])]
+    assert len(secrets) == 4  # the token try (t, s) was made, then the password
+    for secret in secrets:
+        assert secret not in text
 
 
 def test_server_down_retries_then_names_the_host(caplog):
@@ -69,9 +158,25 @@ def test_server_down_retries_then_names_the_host(caplog):
     with caplog.at_level(logging.WARNING), pytest.raises(ProviderUnavailable) as err:
         down.newest_albums()
     message = str(err.value)
-    assert f"127.0.0.1:{port}" in message and "after 3 attempts" in message
+    assert message == (f"Subsonic server at http://127.0.0.1:{port}: unreachable after 3 attempts: "
+                       "connection refused")
     assert "pw-secret-77" not in message + caplog.text
     assert caplog.text.count("retrying") == 2
+
+
+def test_supysonic_counts_plays_but_does_not_report_them(supysonic_generated, caplog):
+    """supysonic (API 1.12) counts streams and orders type=frequent by them, but its songs carry
+    no playCount: top_played has nothing to read and says so."""
+    url, _ = supysonic_generated
+    p = SubsonicProvider(url, USER, PASSWORD, retries=1)
+    oldest = p.newest_albums()[-1]
+    track = p.album_tracks(oldest.id)[0]
+    for _ in range(3):
+        p.http.request("GET", "/rest/stream", params=p._params({"id": track.id, "format": "raw"}))
+    assert p._album_list("frequent", 1)[0]["id"] == oldest.id
+    with caplog.at_level(logging.INFO):
+        assert p.top_played() == []
+    assert "does not report play counts" in caplog.text
 
 
 def test_publishing_clustering_playlists_replaces_them_in_place(provider, db):

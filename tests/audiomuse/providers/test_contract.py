@@ -1,0 +1,184 @@
+"""The same behaviours for every HTTP provider, each against a contract fake of its documented API
+(Subsonic shaped like Navidrome, Jellyfin, Lyrion): catalog order and paging, tracks, byte-exact
+downloads, playlists replaced in place, credentials errors, retries, and no secret in any message,
+repr or log record."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+
+from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderUnavailable
+from audiomuse.providers.jellyfin import JellyfinProvider
+from audiomuse.providers.lyrion import LyrionProvider
+from audiomuse.providers.subsonic import SubsonicProvider
+from tests.audiomuse.providers.conftest import free_port
+from tests.audiomuse.providers.fakes.base import sample_library
+from tests.audiomuse.providers.fakes.jellyfin import JellyfinFake
+from tests.audiomuse.providers.fakes.lyrion import LyrionFake
+from tests.audiomuse.providers.fakes.subsonic import SubsonicFake
+
+USER = "alice"
+SECRET = "s3cret-Pa55-word"  # the Subsonic password, the Jellyfin token, the Lyrion password
+WRONG = "not-the-s3cret-99"
+KINDS = ["subsonic", "jellyfin", "lyrion"]
+
+
+@dataclass
+class Case:
+    kind: str
+    fake: object
+    provider: MediaProvider
+
+    def make(self, secret: str = SECRET, **kw) -> MediaProvider:
+        kw = {"retries": 1, "backoff": 0.001, **kw}
+        if self.kind == "subsonic":
+            return SubsonicProvider(self.fake.url, USER, secret, **kw)
+        if self.kind == "jellyfin":
+            return JellyfinProvider(self.fake.url, USER, secret, **kw)
+        return LyrionProvider(self.fake.url, USER, secret, **kw)
+
+    def stored(self, name: str) -> list[str]:
+        """Track ids of playlist ``name`` as the server stores them."""
+        if self.kind == "subsonic":
+            return next(p["songs"] for p in self.fake.playlists.values() if p["name"] == name)
+        return self.fake.playlist_tracks(name)
+
+
+@pytest.fixture(params=KINDS)
+def case(request):
+    library = sample_library()
+    if request.param == "subsonic":
+        fake = SubsonicFake(USER, SECRET, library)
+    elif request.param == "jellyfin":
+        fake = JellyfinFake(SECRET, library)
+    else:
+        fake = LyrionFake(library, user=USER, password=SECRET)
+    with fake:
+        c = Case(request.param, fake, None)
+        c.provider = c.make()
+        yield c
+        c.provider.close()
+
+
+def _album(p: MediaProvider, name: str):
+    return next(a for a in p.newest_albums() if a.name == name)
+
+
+def test_newest_albums_first_with_limit_and_paging(case):
+    albums = case.provider.newest_albums()
+    assert [a.name for a in albums] == ["Newest", "Middle", "Older"]
+    assert [a.artist for a in albums] == ["Band C", "Band B", "Band A"]
+    assert all(isinstance(a.added, datetime) for a in albums)
+    assert [a.added for a in albums] == sorted((a.added for a in albums), reverse=True)
+    assert [a.name for a in case.provider.newest_albums(1)] == ["Newest"]
+    assert [a.name for a in case.provider.newest_albums(2)] == ["Newest", "Middle"]
+    paged = case.make(page_size=1)  # one album per request: the paging loop must collect them all
+    assert [a.id for a in paged.newest_albums()] == [a.id for a in albums]
+    assert [a.id for a in paged.newest_albums(2)] == [a.id for a in albums[:2]]
+
+
+def test_album_tracks_carry_the_tags(case):
+    older = _album(case.provider, "Older")
+    tracks = case.provider.album_tracks(older.id)
+    assert [(t.title, t.track_number) for t in tracks] == [("A Song 1", 1), ("A Song 2", 2), ("A Song 3", 3)]
+    assert all(t.album_id == older.id and t.album == "Older" and t.artist == "Band A" for t in tracks)
+    assert all(t.file_format == "flac" for t in tracks)
+    assert tracks[0].duration == pytest.approx(181.5, abs=1)
+
+
+def test_download_is_byte_identical_with_a_safe_name(case, tmp_path):
+    track = case.provider.album_tracks(_album(case.provider, "Middle").id)[1]
+    path = case.provider.download(track, tmp_path)
+    assert path.parent == tmp_path and path.suffix == ".flac" and "/" not in path.name
+    assert path.read_bytes() == b"audio-bytes-b2|" * 300
+    assert list(tmp_path.iterdir()) == [path]  # no .part left behind
+    with case.provider.downloaded(track) as temp:
+        assert temp.read_bytes() == path.read_bytes()
+    assert not temp.exists()
+
+
+def test_playlists_created_replaced_in_place_and_deleted_by_suffix(case):
+    p = case.provider
+    ids = [t.id for a in p.newest_albums() for t in p.album_tracks(a.id)]
+    first = p.create_or_replace_playlist("Calm_automatic", ids[:2])
+    assert case.stored("Calm_automatic") == ids[:2]
+    mine = p.create_or_replace_playlist("Mine", ids[:1])
+    p.create_or_replace_playlist("Keep_automatic", ids[1:2])
+    second = p.create_or_replace_playlist("Calm_automatic", ids[3:6])
+    assert second.id == first.id  # replaced in place, not deleted and recreated
+    assert case.stored("Calm_automatic") == ids[3:6]
+    assert sorted(pl.name for pl in p.list_playlists()) == ["Calm_automatic", "Keep_automatic", "Mine"]
+    assert p.delete_playlists_by_suffix("_automatic", keep=["Keep_automatic"]) == ["Calm_automatic"]
+    assert sorted((pl.id, pl.name) for pl in p.list_playlists()) == sorted(
+        [(mine.id, "Mine"), (next(x.id for x in p.list_playlists() if x.name == "Keep_automatic"), "Keep_automatic")])
+    p.delete_playlist(mine.id)
+    assert [pl.name for pl in p.list_playlists()] == ["Keep_automatic"]
+
+
+def test_wrong_credentials_raise_auth_error_without_the_secret(case, caplog):
+    bad = case.make(WRONG)
+    with caplog.at_level(logging.DEBUG), pytest.raises(ProviderAuthError) as err:
+        bad.newest_albums()
+    message = str(err.value)
+    assert case.fake.url.split("//")[1] in message and "rejected the credentials" in message
+    assert f"user '{USER}'" in message or case.kind == "jellyfin"
+    leaked = message + repr(bad) + repr(err.value.args) + caplog.text
+    for secret in (WRONG, WRONG.encode().hex(), SECRET):
+        assert secret not in leaked
+
+
+def test_server_down_is_unavailable_after_retries_naming_the_host(case, caplog):
+    port = free_port()
+    provider = type(case.provider)(f"http://127.0.0.1:{port}", USER, SECRET, retries=3, backoff=0.001)
+    with caplog.at_level(logging.WARNING), pytest.raises(ProviderUnavailable) as err:
+        provider.newest_albums()
+    message = str(err.value)
+    assert f"http://127.0.0.1:{port}" in message
+    assert "unreachable after 3 attempts: connection refused" in message
+    assert caplog.text.count("retrying") == 2
+    assert SECRET not in message + caplog.text + repr(provider)
+
+
+def test_5xx_answers_are_retried_then_give_up(case):
+    case.fake.fail_next = 2
+    retrying = case.make(retries=3)
+    assert [a.name for a in retrying.newest_albums(1)] == ["Newest"]
+    case.fake.fail_next = 5
+    with pytest.raises(ProviderUnavailable, match="after 2 attempts: HTTP 503"):
+        case.make(retries=2).album_tracks("whatever")
+    case.fake.fail_next = 0
+
+
+def test_download_retries_a_503(case, tmp_path):
+    track = case.provider.album_tracks(_album(case.provider, "Newest").id)[0]
+    case.fake.fail_next = 1
+    path = case.make(retries=2).download(track, tmp_path)
+    assert path.read_bytes() == b"audio-bytes-c1|" * 300
+
+
+def test_top_played(case):
+    played = case.provider.top_played(10)
+    if case.kind == "lyrion":
+        assert played == []  # no play counts in Lyrion's CLI
+        return
+    assert [(p.track_id, p.play_count) for p in played] == [("b2", 9), ("a3", 6), ("a2", 4), ("a1", 2)]
+    assert all(p.last_played and p.last_played.year == 2026 for p in played)
+    assert [p.track_id for p in case.provider.top_played(2)] == ["b2", "a3"]
+
+
+def test_no_secret_in_any_log_record_of_a_whole_session(case, caplog, tmp_path):
+    with caplog.at_level(logging.DEBUG):
+        p = case.provider
+        ids = [t.id for a in p.newest_albums() for t in p.album_tracks(a.id)]
+        p.download(p.album_tracks(p.newest_albums()[0].id)[0], tmp_path)
+        p.create_or_replace_playlist("X_automatic", ids[:2])
+        p.delete_playlists_by_suffix("_automatic")
+    assert "HTTP Request" in caplog.text  # httpx did log the requests
+    sent = [v for *_, q, _h in case.fake.requests for k, vs in q.items() if k in ("t", "s", "p") for v in vs]
+    for secret in [SECRET, SECRET.encode().hex(), *sent]:
+        assert secret not in caplog.text
+    assert repr(p).count(SECRET) == 0
