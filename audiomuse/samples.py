@@ -27,7 +27,7 @@ from pathlib import Path
 DEFAULT_CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser()
 MIN_SECONDS = 30.0
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 TRACKER_SUFFIXES = {".mod", ".xm", ".it", ".s3m"}
 INSTALL_HINT = "apt-get install openmpt123 ffmpeg (Debian/Ubuntu)"
 
@@ -261,14 +261,54 @@ def _read_copyright(root: Path, package: str) -> str:
 
 
 def licence_name(copyright_text: str) -> str:
-    """The first licence short name in a Debian copyright file ('GPL-2+', 'CC-BY-SA-3.0', ...)."""
-    for line in copyright_text.splitlines():
-        m = re.match(r"^License:\s*(\S.*)$", line)
-        if m:
-            return m.group(1).strip()
-    m = re.search(r"(GNU General Public License|GPL|Creative Commons|CC[- ]BY[-\w.]*|public domain|BSD|MIT)",
-                  copyright_text, re.I)
-    return m.group(1) if m else "see copyright"
+    """The music's licence as a short name ('GPL-2+', 'CC-BY-SA-3.0', 'BSD-2-Clause', 'Expat').
+
+    Machine-readable (DEP-5) files: the licence of the stanza whose Files name music, else of
+    ``Files: *``. Free-text files: the licence named first (the upstream one; Debian's packaging
+    notes come after it)."""
+    if re.match(r"Format:\s*\S*copyright-format", copyright_text):
+        stanzas = []
+        for block in re.split(r"\n\s*\n", copyright_text):
+            files = re.search(r"^Files:(.*(?:\n[ \t].*)*)", block, re.M)
+            licence = re.search(r"^License:[ \t]*(\S[^\n]*)", block, re.M)
+            if files and licence:
+                stanzas.append((files.group(1).split(), licence.group(1).strip()))
+        for wanted in (lambda pats: any("music" in p.lower() for p in pats), lambda pats: "*" in pats):
+            for patterns, licence in stanzas:
+                if wanted(patterns):
+                    return licence
+        if stanzas:
+            return stanzas[0][1]
+    text = re.sub(r"\s+", " ", copyright_text)
+    found = []
+    for pattern, name in ((r"GNU General Public License", _gpl), (r"Creative Commons", _creative_commons),
+                          (r"Redistribution and use in source and binary forms", _bsd),
+                          (r"Permission is hereby granted, free of charge", lambda t, i: "Expat"),
+                          (r"\bpublic domain\b", lambda t, i: "public-domain")):
+        if m := re.search(pattern, text, re.I):
+            found.append((m.start(), name(text, m.start())))
+    return min(found)[1] if found else "see copyright"
+
+
+def _gpl(text: str, at: int) -> str:
+    window = text[at : at + 300]
+    version = re.search(r"version (\d)", window, re.I)
+    later = re.search(r"any later version", window, re.I)
+    return f"GPL-{version.group(1)}{'+' if later else ''}" if version else "GPL"
+
+
+def _creative_commons(text: str, at: int) -> str:
+    share_alike = re.search(r"by-sa/|Share-?Alike", text, re.I)
+    version = re.search(r"(?:licenses/by(?:-sa)?/|Share-?Alike(?: licen[cs]e)?[ -]|Attribution[ -])(\d\.\d)",
+                        text, re.I)
+    if not version:
+        return "Creative Commons"
+    return f"CC-BY{'-SA' if share_alike else ''}-{version.group(1)}"
+
+
+def _bsd(text: str, at: int) -> str:
+    window = text[at : at + 1500]
+    return "BSD-3-Clause" if re.search(r"Neither the name|endorse or promote", window, re.I) else "BSD-2-Clause"
 
 
 def read_song_ini(path: Path) -> tuple[str, str | None]:

@@ -16,8 +16,15 @@ def test_song_ini_title_and_artist(tmp_path):
 
 
 def test_licence_short_name_from_copyright():
-    text = "Format: https://...\n\nFiles: *\nCopyright: 2010 Someone\nLicense: GPL-3+\n\nFiles: debian/*\nLicense: GPL-2+\n"
-    assert licence_name(text) == "GPL-3+"
+    dep5 = ("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+            "Files: *\nCopyright: 2010 Someone\nLicense: GPL-3+\n\n"
+            "Files: data/music/*\nCopyright: 2011 Composer\nLicense: CC-BY-SA-3.0\n\n"
+            "Files: debian/*\nLicense: GPL-2+\n")
+    assert licence_name(dep5) == "CC-BY-SA-3.0"  # the music's stanza, not the game's
+    free_text = "Copyright Kenta Cho. All rights reserved. Redistribution and use in source and binary forms, " \
+                "with or without modification, are permitted provided that ..."
+    assert licence_name(free_text) == "BSD-2-Clause"  # 'permitted' is not 'MIT'
+
     assert licence_name("This work is licensed under a Creative Commons licence") == "Creative Commons"
 
 
