@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
-# The model-conversion venv: TensorFlow + tf2onnx + musicnn (weights), kept out of the runtime venv.
-# Idempotent and cached under ~/.cache/audiomuse; used by the parity test and the converter.
+# The model-conversion venv: TensorFlow + tf2onnx + musicnn (the weights), kept out of the runtime
+# venv because only the converter and its parity test need TensorFlow (about 1.9 GB).
+# Idempotent: a stamp holding the requirement list makes a second run exit at once (importing
+# TensorFlow to check would take ~10-30 s); a changed list rebuilds into the same place.
 set -euo pipefail
 CACHE=${AUDIOMUSE_CACHE:-$HOME/.cache/audiomuse}
 VENV=$CACHE/convert-venv
-if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c "import musicnn, tf2onnx, tensorflow" 2>/dev/null; then
+STAMP=$VENV/.audiomuse-requirements
+# numpy/onnx/protobuf pinned to the set the committed model was converted and checked with.
+REQS="tensorflow-cpu==2.21.0 tf2onnx==1.17.0 onnxruntime==1.32.0 onnx==1.23.2 protobuf==7.36.2 \
+numpy==2.4.6 librosa==0.11.0 soundfile==0.14.0 soxr==1.1.0"
+# musicnn's metadata pins numpy<1.17, which its checkpoint files do not need, so --no-deps;
+# tf-keras lets musicnn's own model code build its graph (the parity test's second reference).
+NODEPS="musicnn==0.1.0 tf-keras==2.21.0"
+WANT="$REQS | --no-deps $NODEPS"
+
+if [[ -x $VENV/bin/python && -f $STAMP && "$(cat "$STAMP")" == "$WANT" ]]; then
   exit 0
 fi
 export UV_CACHE_DIR=${UV_CACHE_DIR:-$CACHE/uv}
 command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-echo "creating the model-conversion venv in $VENV (TensorFlow, about 1.3 GB, cached)"
+echo "creating the model-conversion venv in $VENV (TensorFlow, about 1.9 GB, cached)"
+rm -f "$STAMP"
 uv venv --quiet --allow-existing --python python3.11 "$VENV"
-uv pip install --quiet --python "$VENV/bin/python" tensorflow-cpu==2.21.0 tf2onnx==1.17.0 onnxruntime==1.32.0 \
-  librosa==0.11.0 soundfile==0.14.0 soxr==1.1.0
-# musicnn's metadata pins numpy<1.17, which its checkpoint files do not need; tf-keras builds its own graph.
-uv pip install --quiet --python "$VENV/bin/python" --no-deps musicnn==0.1.0 tf-keras==2.21.0
+# shellcheck disable=SC2086  # the lists are meant to split into arguments
+uv pip install --quiet --python "$VENV/bin/python" $REQS
+# shellcheck disable=SC2086
+uv pip install --quiet --python "$VENV/bin/python" --no-deps $NODEPS
+"$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('tensorflow', 'tf2onnx', 'musicnn', 'tf_keras')))"
+printf '%s' "$WANT" >"$STAMP"

@@ -1,7 +1,8 @@
 """The real sample library, analysed once and cached across runs.
 
 Analysis is the real pipeline (local provider -> analyse_album -> PostgreSQL). Only the per-file
-model results are cached on disk, keyed by the model file's checksum, the patch hop and each
+results of ``TrackAnalyser`` are cached on disk, keyed by the model file and the analysis code
+(decode, front end, features: any change to them invalidates the cache), the patch hop and each
 file's content, so a second `make test` skips the ~4 CPU-minutes of inference but still runs
 every other step. A file lock lets parallel pytest workers share one computation.
 """
@@ -25,9 +26,14 @@ def _digest(path: Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
+ANALYSIS_CODE = ("decode.py", "features.py", "musicnn.py", "track.py")
+
+
 def _cache_file(hop: int) -> Path:
-    model = hashlib.sha1(MODEL_PATH.read_bytes()).hexdigest()[:12]
-    return CACHE / f"{model}-hop{hop}.pkl"
+    digest = hashlib.sha1(MODEL_PATH.read_bytes())
+    for name in ANALYSIS_CODE:
+        digest.update((MODEL_PATH.parents[1] / name).read_bytes())
+    return CACHE / f"{digest.hexdigest()[:12]}-hop{hop}.pkl"
 
 
 def _analyse_one(path: str) -> tuple[str, TrackResult | str]:

@@ -130,17 +130,19 @@ def run_original(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def convert(out_dir: Path, keep_pb: bool = True) -> Path:
+    """Write msd-musicnn.onnx (and the frozen msd-musicnn.pb) into ``out_dir``; return the ONNX path."""
     import tf2onnx
 
     graph = build_graph(read_weights())
     graph_def = graph.as_graph_def()
     out_dir.mkdir(parents=True, exist_ok=True)
-    if keep_pb:
-        (out_dir / "msd-musicnn.pb").write_bytes(graph_def.SerializeToString())
+    if keep_pb:  # deterministic: node attributes are protobuf maps, unordered otherwise
+        (out_dir / "msd-musicnn.pb").write_bytes(graph_def.SerializeToString(deterministic=True))
     model, _ = tf2onnx.convert.from_graph_def(
         graph_def, input_names=[f"{INPUT}:0"], output_names=[f"{OUTPUT_TAGS}:0", f"{OUTPUT_EMBEDDING}:0"],
         opset=17,
     )
+    # tf2onnx's node order (and so the file's bytes) varies between runs; the numbers do not.
     path = out_dir / "msd-musicnn.onnx"
     path.write_bytes(model.SerializeToString())
     return path

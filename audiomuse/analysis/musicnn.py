@@ -20,6 +20,9 @@ HOP = 256
 N_MELS = 96
 PATCH_FRAMES = 187
 MODEL_PATH = Path(__file__).parent / "models" / "msd-musicnn.onnx"
+# Measured with 1 thread on the 2-core machine: batch 1 cost the least CPU per patch, batches of
+# 2-16 cost 1-7% more and more wall time (numbers in models/README.md).
+DEFAULT_BATCH_SIZE = 1
 INPUT, OUTPUT_TAGS, OUTPUT_EMBEDDING = "model/Placeholder:0", "model/Sigmoid:0", "model/dense/BiasAdd:0"
 
 MSD_TAGS = (
@@ -63,7 +66,10 @@ def log_mel(y: np.ndarray) -> np.ndarray:
 
 
 def patches(mel: np.ndarray, hop: int = PATCH_FRAMES) -> np.ndarray:
-    """[N, 187, 96] patches every ``hop`` frames; a short track is zero-padded to one patch."""
+    """[N, 187, 96] patches every ``hop`` frames (a tail shorter than a patch is left out, as in
+    musicnn); a track shorter than one patch is zero-padded to one, so every track gets a result."""
+    if hop < 1:
+        raise ValueError(f"patch hop must be >= 1, got {hop}")
     if len(mel) < PATCH_FRAMES:
         mel = np.pad(mel, ((0, PATCH_FRAMES - len(mel)), (0, 0)))
     starts = range(0, len(mel) - PATCH_FRAMES + 1, hop)
@@ -71,9 +77,13 @@ def patches(mel: np.ndarray, hop: int = PATCH_FRAMES) -> np.ndarray:
 
 
 class MusicnnModel:
-    """One onnxruntime session, loaded once per process; single-threaded by default."""
+    """One onnxruntime session, loaded once per process and reused for every track.
 
-    def __init__(self, path: Path = MODEL_PATH, threads: int = 1, batch_size: int = 1):
+    Single-threaded and sequential by default: the pipeline runs one worker per core, and intra-op
+    threads on a busy 2-core machine cost more CPU per patch than they save in wall time.
+    """
+
+    def __init__(self, path: Path = MODEL_PATH, threads: int = 1, batch_size: int = DEFAULT_BATCH_SIZE):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -81,11 +91,14 @@ class MusicnnModel:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.batch_size = batch_size
 
     def predict(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings [N, 200], tags [N, 50]) for [N, 187, 96] patches."""
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
         embs, tags = [], []
         for start in range(0, len(batch), self.batch_size):
             t, e = self.session.run([OUTPUT_TAGS, OUTPUT_EMBEDDING], {INPUT: batch[start : start + self.batch_size]})
@@ -98,6 +111,7 @@ class MusicnnModel:
         return self.analyse_mel(log_mel(y16k), hop)
 
     def analyse_mel(self, mel: np.ndarray, hop: int = PATCH_FRAMES) -> tuple[np.ndarray, np.ndarray, int]:
+        """As ``analyse`` from a ready log-mel, which callers also use for other features."""
         p = patches(mel, hop)
         emb, tags = self.predict(p)
         return emb.mean(axis=0), tags.mean(axis=0), len(p)

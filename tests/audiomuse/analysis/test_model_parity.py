@@ -1,4 +1,9 @@
-"""The committed ONNX model against TensorFlow (our rebuild and musicnn's own graph) on real music."""
+"""The committed ONNX model against TensorFlow on real music (slow: needs the conversion venv).
+
+Three references: our tf.nn rebuild of MSD_musicnn (what gets converted), musicnn's own model
+code restoring the same checkpoint, and a fresh tf2onnx conversion. The converter runs in the
+separate TensorFlow venv (``make convert-venv``), so it is driven through a subprocess.
+"""
 
 import json
 import os
@@ -8,55 +13,105 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audiomuse.analysis.musicnn import MODEL_PATH, MusicnnModel, log_mel, patches
-from audiomuse.analysis.decode import load_audio
+from audiomuse.analysis.musicnn import MODEL_PATH, MSD_TAGS, MusicnnModel, load_audio_16k, log_mel, patches
 
 ROOT = Path(__file__).resolve().parents[3]
 CONVERT_PY = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser() / "convert-venv" / "bin" / "python"
+TOL = 1e-4
 
 SCRIPT = """
 import json, sys, numpy as np
 from pathlib import Path
+from musicnn import configuration
 from audiomuse.analysis import convert_musicnn as c
 p = np.load(sys.argv[1])
 out = Path(sys.argv[2])
-path = c.convert(out, keep_pb=False)
+c.convert(out, keep_pb=False)
 emb, tags = c.run_graph(c.build_graph(c.read_weights()), p)
 emb0, tags0 = c.run_original(p)
 np.savez(out / "tf.npz", emb=emb, tags=tags, emb0=emb0, tags0=tags0)
-print(json.dumps({"onnx": str(path)}))
+print(json.dumps({"labels": configuration.MSD_LABELS}))
 """
+
+
+def _tracks(sample_library: Path) -> list[dict]:
+    return json.loads((sample_library / "manifest.json").read_text())["tracks"]
+
+
+def _real_patches(sample_library: Path) -> np.ndarray:
+    """Six patches from the middle of one track of each style in the library."""
+    chosen = {}
+    for t in _tracks(sample_library):
+        chosen.setdefault(t["style"], t)
+    out = []
+    for t in chosen.values():
+        p = patches(log_mel(load_audio_16k(sample_library / t["path"])))
+        mid = max(0, len(p) // 2 - 3)
+        out.append(p[mid : mid + 6])
+    return np.concatenate(out)
 
 
 @pytest.mark.slow
 def test_reconverted_model_matches_tensorflow_and_committed_onnx(sample_library, tmp_path):
     if not CONVERT_PY.exists():
-        pytest.skip(f"no conversion venv at {CONVERT_PY}: run `make convert-venv`")
-    tracks = json.loads((sample_library / "manifest.json").read_text())["tracks"]
-    chosen = [t for t in tracks if t["style"] in ("rock", "orchestral", "chiptune")][::12][:4]
-    p = np.concatenate([patches(log_mel(load_audio(sample_library / t["path"])))[:6] for t in chosen])
+        pytest.skip(f"no conversion venv at {CONVERT_PY}: run `make convert-venv` (scripts/convert-venv.sh)")
+    p = _real_patches(sample_library)
+    assert len(p) >= 12 and p.std() > 0.1  # real, non-silent music
     np.save(tmp_path / "patches.npy", p)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", TF_USE_LEGACY_KERAS="1")
     proc = subprocess.run([str(CONVERT_PY), "-c", SCRIPT, str(tmp_path / "patches.npy"), str(tmp_path)],
-                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3"),
-                          capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert tuple(json.loads(proc.stdout.strip().splitlines()[-1])["labels"]) == MSD_TAGS
+
     tf = np.load(tmp_path / "tf.npz")
     fresh_emb, fresh_tags = MusicnnModel(tmp_path / "msd-musicnn.onnx").predict(p)
     committed_emb, committed_tags = MusicnnModel(MODEL_PATH).predict(p)
-    assert np.abs(tf["emb"] - tf["emb0"]).max() < 1e-4  # our tf.nn rebuild == musicnn's own graph
-    assert np.abs(tf["tags"] - tf["tags0"]).max() < 1e-4
-    assert np.abs(fresh_emb - tf["emb"]).max() < 1e-4  # onnxruntime == TensorFlow
-    assert np.abs(fresh_tags - tf["tags"]).max() < 1e-4
-    assert np.abs(committed_emb - fresh_emb).max() < 1e-5  # the committed file is this conversion
-    assert np.abs(committed_tags - fresh_tags).max() < 1e-6
+    diffs = {
+        "rebuild vs musicnn graph": max(np.abs(tf["emb"] - tf["emb0"]).max(), np.abs(tf["tags"] - tf["tags0"]).max()),
+        "onnx vs tf, embedding": np.abs(fresh_emb - tf["emb"]).max(),
+        "onnx vs tf, tags": np.abs(fresh_tags - tf["tags"]).max(),
+        "committed vs fresh onnx": max(np.abs(committed_emb - fresh_emb).max(),
+                                       np.abs(committed_tags - fresh_tags).max()),
+    }
+    print("max abs differences:", {k: f"{v:.2g}" for k, v in diffs.items()})
+    assert np.abs(tf["emb"]).max() > 1  # the embedding is not trivially small, so TOL means something
+    assert all(v < TOL for v in diffs.values()), diffs
+    assert diffs["committed vs fresh onnx"] < 1e-5  # the committed file is this conversion
+
+
+def _top(tags: np.ndarray, k: int) -> list[str]:
+    return [MSD_TAGS[i] for i in np.argsort(-tags)[:k]]
 
 
 @pytest.mark.slow
-def test_metal_track_is_tagged_metal(sample_library):
-    tracks = json.loads((sample_library / "manifest.json").read_text())["tracks"]
-    metal = next(t for t in tracks if t["package"] == "fretsonfire-songs-muldjord")
-    _, tags, _ = MusicnnModel().analyse(load_audio(sample_library / metal["path"]))
-    from audiomuse.analysis.musicnn import MSD_TAGS
+def test_tags_are_plausible_on_real_music(sample_library):
+    # What the model gives on this library (checked by listening to its output on every track):
+    # Muldjord's four death-metal songs have "metal" first (0.64-0.78); every rock-style track has
+    # "rock" or "metal" in its top 2; every Kenta Cho electronic track has "electronic" first.
+    # Asserted with some slack: top 3 for rock/metal and top 2 for electronic.
+    tracks = _tracks(sample_library)
+    muldjord = [t for t in tracks if t["package"] == "fretsonfire-songs-muldjord"]
+    rock = [t for t in tracks if t["style"] == "rock" and t not in muldjord][::3]
+    electronic = {t["package"]: t for t in tracks if t["style"] == "electronic"}.values()  # one per game
+    if not muldjord or not rock or not electronic:
+        pytest.skip("the sample library lacks its metal, rock or electronic tracks")
+    model = MusicnnModel()
 
-    top5 = {MSD_TAGS[i] for i in np.argsort(-tags)[:5]}
-    assert top5 & {"metal", "heavy metal", "hard rock"}
+    def tags_of(t):
+        return model.analyse(load_audio_16k(sample_library / t["path"]))[1]
+
+    metal_scores = []
+    for t in muldjord:
+        tags = tags_of(t)
+        assert _top(tags, 1) == ["metal"], (t["title"], _top(tags, 5))
+        metal_scores.append(tags[MSD_TAGS.index("metal")])
+    for t in rock:
+        top = _top(tags_of(t), 3)
+        assert {"rock", "metal"} & set(top), (t["title"], top)
+    electronic_metal = []
+    for t in electronic:
+        tags = tags_of(t)
+        assert "electronic" in _top(tags, 2), (t["title"], _top(tags, 5))
+        electronic_metal.append(tags[MSD_TAGS.index("metal")])
+    assert min(metal_scores) > 5 * max(electronic_metal)

@@ -1,0 +1,1 @@
+"""Audio analysis: decoding, the MusiCNN model, signal features and derived moods, per track and album."""
