@@ -12,9 +12,11 @@ from audiomuse_pipelines.defs.library import (
     similarity_index,
 )
 from audiomuse_pipelines.defs.resources import default_resources
+from audiomuse_pipelines.defs.sync import collection_sync
 
 defs = dg.Definitions(
-    assets=[catalog, track_analysis, similarity_index, music_map, clustering_playlists, published_playlists],
+    assets=[catalog, track_analysis, similarity_index, music_map, clustering_playlists, published_playlists,
+            collection_sync],
     jobs=[analyse_album_job],
     sensors=[new_albums_sensor, library_automation],
     resources=default_resources(),

@@ -1,0 +1,44 @@
+"""The collection_sync asset: refuses until the policy is accepted, then reports what it moved."""
+
+import dagster as dg
+import pytest
+
+from audiomuse.config import get_settings
+from audiomuse_pipelines.defs.resources import default_resources
+from audiomuse_pipelines.defs.sync import collection_sync
+from tests.audiomuse.test_sync import hub, make_library, shared_rows, with_password  # noqa: F401 - hub is a fixture
+
+
+@pytest.fixture
+def sync_env(app_env, hub, monkeypatch):  # noqa: F811
+    make_library(app_env, "alice", analysed=True)
+    monkeypatch.setenv("SYNC_DATABASE_URL", with_password(hub.url, "s3cret-pw"))  # trusted anyway
+    get_settings.cache_clear()
+    return app_env
+
+
+def _run(instance, **config):
+    return dg.materialize([collection_sync], resources=default_resources(), instance=instance,
+                          run_config={"ops": {"collection_sync": {"config": config}}}, raise_on_error=False)
+
+
+def test_asset_refuses_without_accepted_policy(sync_env, hub, dagster_instance):  # noqa: F811
+    result = _run(dagster_instance)
+    assert not result.success
+    failure = result.failure_data_for_node("collection_sync")
+    assert "accept the sync policy" in failure.user_failure_data.description
+    assert shared_rows(hub) == []
+    assert "s3cret-pw" not in failure.user_failure_data.description
+
+
+def test_asset_pushes_newest_albums_and_reports_counts(sync_env, hub, dagster_instance, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("SYNC_ACCEPT_POLICY", "true")
+    get_settings.cache_clear()
+    result = _run(dagster_instance, albums=2, direction="push")
+    assert result.success
+    meta = result.asset_materializations_for_node("collection_sync")[0].metadata
+    assert (meta["pushed"].value, meta["pulled"].value, meta["albums"].value) == (5, 0, 2)
+    assert len(shared_rows(hub)) == 5
+    assert ":***@" in meta["remote"].value and all("s3cret-pw" not in str(v.value) for v in meta.values())
+    again = _run(dagster_instance, albums=0, direction="both")
+    assert again.asset_materializations_for_node("collection_sync")[0].metadata["pushed"].value == 2
