@@ -33,8 +33,9 @@ OFFLINE = "none"
 
 __all__ = [
     "ChatQueryError", "ChatResult", "OfflinePlan", "UnsafeSql", "chat_playlist", "chat_transaction",
-    "extract_sql", "parse_request", "run_chat_query", "validate_sql",
+    "extract_sql", "like_artist_scores", "parse_request", "run_chat_query", "validate_sql",
 ]
+LIKE_CANDIDATES = 100  # tracks a "like X" request draws from the similarity index
 
 
 @dataclass
@@ -65,13 +66,15 @@ class ChatResult:
 
 
 def chat_playlist(db, settings_or_llm, request: str, *, max_attempts: int = 2,
-                  timeout_ms: int = STATEMENT_TIMEOUT_MS) -> ChatResult:
+                  timeout_ms: int = STATEMENT_TIMEOUT_MS, index=None) -> ChatResult:
     """A playlist for ``request``.
 
     ``settings_or_llm``: a :class:`~audiomuse.config.Settings` (its ``ai_*`` fields choose the
     client), an object with ``complete(system, user) -> str`` (an :class:`~audiomuse.llm.LlmClient`
     or a test fake), or ``None`` for offline mode. A rejected or failing query is sent back to the
     model once with the reason (``max_attempts``); a query that returns nothing gets the same chance.
+    ``index``: the loaded similarity index for offline "like X" requests (loaded from the database
+    when not given).
     """
     request = (request or "").strip()
     max_attempts = max(1, int(max_attempts))
@@ -94,12 +97,17 @@ def chat_playlist(db, settings_or_llm, request: str, *, max_attempts: int = 2,
     except ChatQueryError as exc:
         return ChatResult(None, [], provider, error=str(exc))
     if llm is None:
-        return _offline(db, request, artists, timeout_ms)
+        return _offline(db, request, artists, timeout_ms, index)
     return _with_llm(db, llm, request, artists, provider, max_attempts, timeout_ms)
 
 
-def _offline(db, request: str, artists: list[str], timeout_ms: int) -> ChatResult:
+def _offline(db, request: str, artists: list[str], timeout_ms: int, index=None) -> ChatResult:
     plan = parse_request(request, artists)
+    if plan.like_artists:
+        try:
+            plan.similar = like_artist_scores(db, plan.like_artists, index=index)
+        except ChatQueryError as exc:
+            return ChatResult(None, [], OFFLINE, error=str(exc), attempts=1, note=plan.describe())
     sql = build_sql(plan, max_rows=MAX_ROWS)
     if sql is None:
         return ChatResult(None, [], OFFLINE, attempts=1, note=plan.describe(), error=(
@@ -111,6 +119,32 @@ def _offline(db, request: str, artists: list[str], timeout_ms: int) -> ChatResul
     except (UnsafeSql, ChatQueryError) as exc:
         return ChatResult(None, [], OFFLINE, error=str(exc), attempts=1, note=plan.describe(), rejected_sql=sql)
     return ChatResult(safe, rows, OFFLINE, attempts=1, note=plan.describe())
+
+
+def like_artist_scores(db, artists: list[str], *, index=None, n: int = LIKE_CANDIDATES) -> dict[str, float]:
+    """item id -> cosine similarity of the ``n`` tracks nearest the centroid of ``artists``' tracks
+    (their own tracks left out), from the similarity index; ``{}`` when no index is built yet.
+
+    The ids are read inside the chat sandbox, and the scores only become literals of the offline
+    SQL, so "like X" goes through the same validation and read-only execution as everything else.
+    """
+    from audiomuse.index.persist import load_index
+    from audiomuse.playlists.vectors import weighted_centroid
+
+    index = index if index is not None else load_index(db)
+    if index is None or len(index) == 0:
+        return {}
+    with chat_transaction(db) as conn:
+        own = [r[0] for r in conn.execute(
+            "SELECT item_id FROM chat_tracks WHERE artist = ANY(%s)", (list(artists),))]
+    vectors = [index.vector(i) for i in own if i in index]
+    if not vectors:
+        return {}
+    centroid = weighted_centroid(vectors)
+    mine = set(own)
+    found = index.query(centroid, min(len(index), n + len(mine)))
+    nearest = [(tid, round(1.0 - dist, 4)) for tid, dist in found if tid not in mine]
+    return dict(nearest[:n])
 
 
 def _with_llm(db, llm: LlmClient, request: str, artists: list[str], provider: str, max_attempts: int,

@@ -7,13 +7,18 @@ The sentence is read for
   aggressive; "orchestral" / "classical" / "epic" -> instrumental, beautiful...), negated by a
   preceding "no" / "not" / "without";
 * tempo words (fast, upbeat, slow...) and energy words (energetic, quiet...);
-* artist names that exist in the library (exact names, case-insensitive, whole words).
+* artist names that exist in the library (exact names, case-insensitive, whole words): "songs by X"
+  or plain "X" keeps to that artist, "like X" / "similar to X" / "sounds like X" asks the similarity
+  index for the tracks nearest X's centroid (see :func:`audiomuse.chat.like_artist_scores`).
 
 The result is ordinary SQL over ``chat_tracks`` that goes through the same validation and sandboxed
-execution as model-written SQL. Each recognised concept scores a track by the best of its labels
-(plus half the best of its features); tempo and energy add up to 0.5 each; the playlist is the top
-tracks, keeping only those within half of the best score so a small library does not pad the list
-with unrelated songs. "Songs like <artist>" is read as songs *by* that artist (no similarity search).
+execution as model-written SQL. Each label counts *relative to the library*: its probability over
+the library's highest for that label, because MusiCNN's raw probabilities are not comparable across
+labels (a calm orchestral piece scores 0.2 on "ambient" while the ambient album scores 0.27 but
+twice as high on "chillout"). A concept scores a track by the mean of its labels (every label is
+evidence) plus half the best of its features; tempo and energy add up to 0.5 each; a "like X" term
+adds the cosine similarity to X. The playlist is the top tracks, keeping only those within half of
+the best score so a small library does not pad the list with unrelated songs.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ RELATIVE_CUTOFF = 0.5   # keep tracks scoring at least this share of the best on
 FEATURE_WEIGHT = 0.5
 TEMPO_WEIGHT = 0.5
 ENERGY_WEIGHT = 0.5
+LIKE_WEIGHT = 1.0
 MAX_ARTISTS = 50_000
 
 
@@ -44,10 +50,12 @@ class OfflinePlan:
     tempo: str | None = None        # "fast" | "slow"
     energy: str | None = None       # "high" | "low"
     artists: list[str] = field(default_factory=list)
+    like_artists: list[str] = field(default_factory=list)   # "like X": X's sound, not X's songs
+    similar: dict[str, float] = field(default_factory=dict)  # item id -> similarity, for like_artists
 
     @property
     def empty(self) -> bool:
-        return not (self.concepts or self.tempo or self.energy or self.artists)
+        return not (self.concepts or self.tempo or self.energy or self.artists or self.like_artists)
 
     def describe(self) -> str:
         parts = []
@@ -60,6 +68,9 @@ class OfflinePlan:
             parts.append(f"energy: {self.energy}")
         if self.artists:
             parts.append("artists: " + ", ".join(self.artists))
+        if self.like_artists:
+            how = f"{len(self.similar)} similar tracks from the index" if self.similar else "no similarity index"
+            parts.append("like: " + ", ".join(self.like_artists) + f" ({how})")
         return "; ".join(parts) if parts else "nothing recognised"
 
     def sql(self, max_rows: int = MAX_ROWS) -> str | None:
@@ -174,6 +185,7 @@ ENERGY_WORDS = {
     **dict.fromkeys(["quiet", "soft", "gentle", "low energy", "low-energy", "low-key", "lowkey", "calm",
                      "peaceful", "sleep", "whisper"], "low"),
 }
+LIKE_PHRASES = ("sounds like", "sound like", "similar to", "in the style of", "reminiscent of", "like")
 NEGATORS = {"no", "not", "without", "non", "never", "avoid", "less", "minus", "except", "nothing"}
 NEGATING_PAIRS = {"anything but", "everything but", "other than", "rather than", "instead of"}
 _OPPOSITE = {"fast": "slow", "slow": "fast", "high": "low", "low": "high"}
@@ -202,9 +214,11 @@ def parse_request(request: str, artists: list[str] | tuple[str, ...] = ()) -> Of
 
     # Artists first, so that "Metal Church" is an artist and not the word "metal".
     for name, start, end in _find_artists(text, artists):
-        if name not in plan.artists:
-            plan.artists.append(name)
-        text = text[:start] + " " * (end - start) + text[end:]
+        like = _like_phrase_before(text[:start])
+        target = plan.like_artists if like else plan.artists
+        if name not in target:
+            target.append(name)
+        text = text[:start - len(like)] + " " * (end - start + len(like)) + text[end:]
 
     phrases = sorted(set(VOCABULARY) | set(TEMPO_WORDS) | set(ENERGY_WORDS), key=lambda p: (-len(p), p))
     seen_concepts: set[tuple] = set()
@@ -244,10 +258,15 @@ def build_sql(plan: OfflinePlan, *, max_rows: int = MAX_ROWS) -> str | None:
         terms.append(f"+ {ENERGY_WEIGHT} * {relative_energy}")
     elif plan.energy == "low":
         terms.append(f"+ {ENERGY_WEIGHT} * (1 - {relative_energy})")
+    if plan.similar:
+        cases = " ".join(f"WHEN {_literal(i)} THEN {sim:.4f}" for i, sim in plan.similar.items())
+        terms.append(f"+ {LIKE_WEIGHT} * (CASE item_id {cases} ELSE 0 END)")
     relevance = ("0 " + " ".join(terms)) if terms else "0"
+    # Without a similarity index, "like X" falls back to the closest honest reading: songs by X.
+    artists = plan.artists or ([] if plan.similar else plan.like_artists)
     where = ""
-    if plan.artists:
-        where = " WHERE artist IN (" + ", ".join(_literal(a) for a in plan.artists) + ")"
+    if artists:
+        where = " WHERE artist IN (" + ", ".join(_literal(a) for a in artists) + ")"
     return (
         "SELECT item_id, title, artist FROM ("
         " SELECT item_id, title, artist, relevance, MAX(relevance) OVER () AS best FROM ("
@@ -259,10 +278,16 @@ def build_sql(plan: OfflinePlan, *, max_rows: int = MAX_ROWS) -> str | None:
     )
 
 
+def _relative(column: str, key: str) -> str:
+    """The value over the library's highest value of the same key (0-1; 0 where the key is absent)."""
+    value = f"COALESCE(({column} ->> {_literal(key)})::float, 0)"
+    return f"({value} / COALESCE(NULLIF(MAX({value}) OVER (), 0), 1))"
+
+
 def _concept_score(c: Concept) -> str:
-    tags = [f"COALESCE((mood_vector ->> {_literal(t)})::float, 0)" for t in c.tags]
-    feats = [f"COALESCE((other_features ->> {_literal(f)})::float, 0)" for f in c.features]
-    tag_part = tags[0] if len(tags) == 1 else f"GREATEST({', '.join(tags)})" if tags else "0"
+    tags = [_relative("mood_vector", t) for t in c.tags]
+    feats = [_relative("other_features", f) for f in c.features]
+    tag_part = tags[0] if len(tags) == 1 else f"(({' + '.join(tags)}) / {len(tags)})" if tags else "0"
     if not feats:
         return tag_part
     feat_part = feats[0] if len(feats) == 1 else f"GREATEST({', '.join(feats)})"
@@ -281,6 +306,15 @@ def _normalise(text: str) -> str:
 def _negated(before: str) -> bool:
     words = re.findall(r"[\w'&-]+", before)[-2:]
     return any(w in NEGATORS for w in words) or " ".join(words) in NEGATING_PAIRS
+
+
+def _like_phrase_before(before: str) -> str:
+    """The "like" phrase (with its trailing spaces) that ends ``before``, or ''."""
+    stripped = before.rstrip()
+    for phrase in LIKE_PHRASES:
+        if re.search(rf"(?<![\w]){re.escape(phrase)}$", stripped):
+            return before[len(stripped) - len(phrase):]
+    return ""
 
 
 def _find_artists(text: str, artists) -> list[tuple[str, int, int]]:

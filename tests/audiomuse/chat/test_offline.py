@@ -1,5 +1,6 @@
 """Offline mode: the deterministic parser, and its SQL on seeded rows with unmistakable moods."""
 
+import numpy as np
 import pytest
 
 from audiomuse.chat import chat_playlist
@@ -89,3 +90,68 @@ def test_offline_says_what_it_did_not_understand(db):
     seed_moods(db)
     result = chat_playlist(db, None, "asdf qwerty")
     assert result.rows == [] and result.sql is None and "no mood, genre" in result.error
+
+
+def test_parse_reads_like_artist_as_sound_not_songs_by():
+    artists = ["Iron Wolves", "Quiet Fields"]
+    plan = parse_request("songs like Iron Wolves", artists)
+    assert plan.like_artists == ["Iron Wolves"] and plan.artists == []
+    plan = parse_request("calm music that sounds like quiet fields, by iron wolves", artists)
+    assert plan.like_artists == ["Quiet Fields"] and plan.artists == ["Iron Wolves"]
+    assert [c.word for c in plan.concepts] == ["calm"]
+    assert parse_request("similar to Quiet Fields", artists).like_artists == ["Quiet Fields"]
+
+
+def _seed_sound_alikes(db, seeded) -> list[str]:
+    """Embeddings with a structure: ambient tracks near one direction, "Deep Pines" (moods that say
+    nothing) near the same direction, metal and pop elsewhere."""
+    from psycopg.types.json import Jsonb
+
+    rng = np.random.default_rng(3)
+    axes = np.eye(200, dtype=np.float32)
+    def near(axis):
+        return axes[axis] + 0.05 * rng.standard_normal(200).astype(np.float32)
+    pines = [f"pines{i}" for i in range(3)]
+    with db.connection() as conn:
+        for tid in seeded.ambient:
+            conn.execute("UPDATE embedding SET embedding = %s WHERE track_id = %s", (near(0), tid))
+        for tid in seeded.metal + seeded.pop:
+            conn.execute("UPDATE embedding SET embedding = %s WHERE track_id = %s", (near(1 if tid in seeded.metal else 2), tid))
+        conn.execute("INSERT INTO albums (id, name, artist, track_count) VALUES ('alb_pin', 'Needles', 'Deep Pines', 3)")
+        for i, tid in enumerate(pines):
+            conn.execute("INSERT INTO tracks (id, album_id, title, artist, album, duration, song_key) VALUES"
+                         " (%s, 'alb_pin', %s, 'Deep Pines', 'Needles', 180, %s)", (tid, f"Needle {i}", f"deep pines|needle {i}"))
+            conn.execute("INSERT INTO score (track_id, tempo, energy, mood_vector, other_features) VALUES"
+                         " (%s, 100, 0.2, %s, '{}')", (tid, Jsonb({"rock": 0.1})))
+            conn.execute("INSERT INTO embedding (track_id, embedding, n_patches, model) VALUES (%s, %s, 3, 'test')",
+                         (tid, near(0)))
+    return pines
+
+
+def test_like_artist_goes_through_the_similarity_index(db):
+    from audiomuse.library import build_similarity_index
+
+    seeded = seed_moods(db)
+    pines = _seed_sound_alikes(db, seeded)
+    without_index = chat_playlist(db, None, "songs like Quiet Fields")
+    assert "no similarity index" in without_index.note
+    assert set(without_index.item_ids) <= set(seeded.ambient)  # falls back to songs by the artist
+
+    build_similarity_index(db)
+    result = chat_playlist(db, None, "songs like Quiet Fields")
+    assert result.ok and "similar tracks from the index" in result.note
+    assert result.item_ids[:3] and set(result.item_ids[:3]) == set(pines), result  # the sound-alikes first
+    assert not set(result.item_ids) & set(seeded.ambient)  # not the artist's own songs
+    assert "CASE item_id" in result.sql  # the scores ran as validated SQL literals
+
+
+def test_labels_count_relative_to_the_library(db):
+    """A label the model rarely scores high still decides: "sad" at 0.1 is the library's saddest
+    (raw probabilities would rank the slow metal, with its stronger "sad" feature, first)."""
+    from psycopg.types.json import Jsonb
+
+    seeded = seed_moods(db)
+    with db.connection() as conn:
+        conn.execute("UPDATE score SET mood_vector = mood_vector || %s WHERE track_id = %s",
+                     (Jsonb({"sad": 0.1}), seeded.pop[0]))
+    assert chat_playlist(db, None, "sad").item_ids[0] == seeded.pop[0]
