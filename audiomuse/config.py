@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     )
     http_timeout: float = 30.0
     http_retries: int = 3
+    sonic_port: int = Field(
+        default=4534, validation_alias="AUDIOMUSE_SONIC_PORT",
+        description="Port of the Subsonic front (sonicSimilarity extension) started by `make run`.",
+    )
+    sonic_songs: Literal["upstream", "catalog"] = Field(
+        default="upstream", validation_alias="AUDIOMUSE_SONIC_SONGS",
+        description="Song objects in sonic answers: the server's own (getSong) or built from the catalog.",
+    )
 
     # LLM (chat, playlist names)
     ai_model_provider: LlmProvider = "none"

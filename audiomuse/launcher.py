@@ -54,8 +54,12 @@ def _bin(name: str) -> str:
     return str(local) if local.exists() else name
 
 
-def service_commands(dagster_port: int, app_port: int, host: str) -> dict[str, list[str]]:
+OPTIONAL_SERVICES = {"sonic-api"}  # its exit does not stop the others
+
+
+def service_commands(dagster_port: int, app_port: int, host: str, sonic_port: int | None = None) -> dict[str, list[str]]:
     workspace = str(ROOT / "workspace.yaml")
+    sonic_port = get_settings().sonic_port if sonic_port is None else sonic_port
     return {
         "dagster-webserver": [_bin("dagster-webserver"), "-h", host, "-p", str(dagster_port), "-w", workspace],
         "dagster-daemon": [_bin("dagster-daemon"), "run", "-w", workspace],
@@ -64,6 +68,7 @@ def service_commands(dagster_port: int, app_port: int, host: str) -> dict[str, l
             "--server.port", str(app_port), "--server.address", host,
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
         ],
+        "sonic-api": [sys.executable, "-m", "audiomuse_api", "--host", host, "--port", str(sonic_port)],
     }
 
 
@@ -81,10 +86,17 @@ def serve(env: dict[str, str], dagster_port: int, app_port: int, host: str) -> i
         for name, cmd in service_commands(dagster_port, app_port, host).items():
             procs[name] = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
         print(f"\nAudioMuse is up:\n  Dagster UI     http://localhost:{dagster_port}\n"
-              f"  Explorer app   http://localhost:{app_port}\nCtrl-C stops everything.\n", flush=True)
+              f"  Explorer app   http://localhost:{app_port}\n"
+              f"  Subsonic front http://localhost:{get_settings().sonic_port}/rest (sonicSimilarity)\n"
+              "Ctrl-C stops everything.\n", flush=True)
+        reported: set[str] = set()
         while not stopping:
             for name, proc in procs.items():
-                if proc.poll() is not None:
+                if proc.poll() is not None and name in OPTIONAL_SERVICES:
+                    if name not in reported:  # e.g. its port is taken: the UIs keep running
+                        log.error("%s exited with code %s; the other services keep running", name, proc.returncode)
+                        reported.add(name)
+                elif proc.poll() is not None:
                     log.error("%s exited with code %s; stopping the rest", name, proc.returncode)
                     stopping = True
             time.sleep(0.5)

@@ -35,3 +35,14 @@ def test_layout_check_would_catch_an_offender(tmp_path):
 def test_tensorflow_stays_out_of_the_runtime():
     runtime = [p for p in (ROOT / "audiomuse").rglob("*.py") if p.name != "convert_musicnn.py"]
     assert not [str(p) for p in runtime if "tensorflow" in _imported_modules(p)]
+
+
+def test_api_package_stays_thin_and_the_core_free_of_web_frameworks():
+    """Starlette/uvicorn only in audiomuse_api; the api has no Dagster or Streamlit."""
+    web = {"starlette", "uvicorn"}
+    core = {str(p.relative_to(ROOT)): sorted(_imported_modules(p) & web) for p in (ROOT / "audiomuse").rglob("*.py")}
+    assert {k: v for k, v in core.items() if v} == {}
+    api = {str(p.relative_to(ROOT)): sorted(_imported_modules(p) & {"dagster", "streamlit", "audiomuse_pipelines",
+                                                                  "audiomuse_app"})
+           for p in (ROOT / "audiomuse_api").rglob("*.py")}
+    assert {k: v for k, v in api.items() if v} == {}

@@ -1,0 +1,211 @@
+"""The sonicSimilarity core: envelopes in JSON and XML, id mapping through the catalog, answers
+from the stored index (real PostgreSQL, a real Voyager index over synthetic embeddings)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from audiomuse import sonic
+from audiomuse.index import SimilarityIndex
+from audiomuse.index.persist import save_index
+from audiomuse.providers.base import Album, Track
+from audiomuse.sonic import ServerInfo, SonicLibrary, SubsonicError
+from audiomuse.store import catalog as catalog_store
+
+NS = "{http://subsonic.org/restapi}"
+
+
+def test_method_names_with_and_without_view_suffix():
+    assert sonic.method_name("ping.view") == "ping" and sonic.method_name("ping") == "ping"
+    assert sonic.is_sonic_method("getSonicSimilarTracks") and sonic.is_sonic_method("findsonicpath")
+    assert not sonic.is_sonic_method("getSimilarSongs2")
+
+
+def test_json_envelope_mirrors_the_upstream():
+    info = ServerInfo.from_response({"status": "ok", "version": "1.16.1", "type": "navidrome", "serverVersion": "0.62"})
+    content, ctype = sonic.render(sonic.ok_body(info, {"sonicMatch": []}), "json")
+    assert ctype == "application/json"
+    assert json.loads(content) == {"subsonic-response": {
+        "status": "ok", "version": "1.16.1", "type": "navidrome", "serverVersion": "0.62", "openSubsonic": True,
+        "sonicMatch": []}}
+    content, ctype = sonic.render(sonic.error_body(info, 70, "gone"), "jsonp", "cb")
+    assert ctype == "text/javascript" and content.startswith(b"cb(") and content.endswith(b");")
+    assert json.loads(content[3:-2])["subsonic-response"]["error"] == {"code": 70, "message": "gone"}
+
+
+def test_xml_sonic_matches_nest_the_entry_and_escape_text():
+    songs = {"1": {"id": "1", "title": 'Rock & "Roll" <live>', "isDir": False, "genres": [{"name": "a"}, {"name": "b"}],
+                   "moods": ["calm", "dark"]}}
+    body = sonic.ok_body(ServerInfo(), {"sonicMatch": sonic.sonic_matches([("1", 0.91234), ("gone", 0.5)], songs)})
+    content, ctype = sonic.render(body, None)
+    assert ctype == "application/xml"
+    root = ET.fromstring(content)
+    assert root.tag == NS + "subsonic-response" and root.get("status") == "ok" and root.get("openSubsonic") == "true"
+    (match,) = root.findall(NS + "sonicMatch")  # the id without a song object is dropped
+    assert match.get("similarity") == "0.9123"
+    entry = match.find(NS + "entry")
+    assert entry.get("title") == 'Rock & "Roll" <live>' and entry.get("isDir") == "false"
+    assert [g.get("name") for g in entry.findall(NS + "genres")] == ["a", "b"]
+    assert [m.text for m in entry.findall(NS + "moods")] == ["calm", "dark"]
+
+
+def test_extension_is_added_once_beside_the_upstreams():
+    upstream = {"status": "ok", "version": "1.16.1", "openSubsonicExtensions": [{"name": "formPost", "versions": [1]}]}
+    once = sonic.with_extension(upstream)
+    assert once["openSubsonicExtensions"] == [{"name": "formPost", "versions": [1]}, sonic.EXTENSION]
+    assert sonic.with_extension(once)["openSubsonicExtensions"] == once["openSubsonicExtensions"]
+
+
+def test_count_and_required_parameters():
+    assert sonic.parse_count(None, 10, 0, 500) == 10
+    assert sonic.parse_count("9999", 10, 0, 500) == 500
+    with pytest.raises(SubsonicError) as err:
+        sonic.parse_count("ten", 10, 0, 500)
+    assert err.value.code == sonic.GENERIC
+    with pytest.raises(SubsonicError) as err:
+        sonic.required({"id": ""}, "id")
+    assert err.value.code == sonic.MISSING_PARAMETER and "id" in err.value.message
+
+
+def test_similarity_is_one_for_identical():
+    assert sonic.similarity(0.0) == 1.0 and sonic.similarity(0.25) == 0.75
+    assert sonic.similarity(1.7) == 0.0 and sonic.similarity(-1e-7) == 1.0
+
+
+# The library, on a real database -------------------------------------------------------------------
+N, ANALYSED = 60, 50
+
+
+def _vectors(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((4, 200)) * 3
+    return (centres[np.arange(N) % 4] + rng.standard_normal((N, 200))).astype(np.float32)
+
+
+def _ids() -> list[str]:
+    return [f"sv-{i:03d}" for i in range(N)]
+
+
+@pytest.fixture
+def stored(db):
+    """A catalog of N tracks (distinct artists), the first ANALYSED in a stored index."""
+    ids = _ids()
+    with db.connection() as conn:
+        catalog_store.upsert_albums(conn, [Album("al-1", "Album", "Various")])
+        catalog_store.upsert_tracks(conn, "al-1", [
+            Track(tid, "al-1", f"Song {i}", f"Artist {i}", "Album", 180.4 + i, "flac", i + 1)
+            for i, tid in enumerate(ids)])
+    vectors = _vectors(1)
+    save_index(db, SimilarityIndex.build(ids[:ANALYSED], vectors[:ANALYSED]), {})
+    return db, vectors
+
+
+def _brute_nearest(vectors: np.ndarray, i: int, k: int) -> list[int]:
+    unit = vectors[:ANALYSED] / np.linalg.norm(vectors[:ANALYSED], axis=1, keepdims=True)
+    sims = unit @ unit[i]
+    return [int(j) for j in np.argsort(-sims) if j != i][:k]
+
+
+def test_similar_matches_brute_force_and_reports_cosine(stored):
+    db, vectors = stored
+    library = SonicLibrary(db, check_interval=0)
+    try:
+        got = library.similar("sv-007", 5)
+        assert [t for t, _ in got] == [f"sv-{j:03d}" for j in _brute_nearest(vectors, 7, 5)]
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        for tid, sim in got:
+            assert sim == pytest.approx(float(unit[7] @ unit[int(tid[3:])]), abs=1e-4)
+        assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+    finally:
+        library.close()
+
+
+def test_path_runs_from_start_to_end(stored):
+    db, vectors = stored
+    library = SonicLibrary(db, check_interval=0)
+    try:
+        path = library.path("sv-000", "sv-001", 8)
+        ids = [t for t, _ in path]
+        assert ids[0] == "sv-000" and ids[-1] == "sv-001" and len(ids) == 8 and len(set(ids)) == 8
+        assert path[0][1] == 1.0 and all(0.0 <= s <= 1.0 for _, s in path)
+        assert library.path("sv-003", "sv-003", 5) == [("sv-003", 1.0)]
+    finally:
+        library.close()
+
+
+def test_ids_map_through_the_catalog_with_clear_not_found(stored):
+    db, _ = stored
+    library = SonicLibrary(db, check_interval=0)
+    try:
+        with pytest.raises(SubsonicError) as err:
+            library.similar("sv-055")  # in the catalog, not analysed
+        assert err.value.code == sonic.NOT_FOUND and "not been analysed" in err.value.message
+        with pytest.raises(SubsonicError) as err:
+            library.path("sv-000", "nope")
+        assert err.value.code == sonic.NOT_FOUND and "not in AudioMuse's catalog" in err.value.message
+    finally:
+        library.close()
+
+
+def test_no_index_yet_is_not_found(db):
+    library = SonicLibrary(db)
+    try:
+        with pytest.raises(SubsonicError) as err:
+            library.similar("x")
+        assert err.value.code == sonic.NOT_FOUND and "no similarity index" in err.value.message
+    finally:
+        library.close()
+
+
+def test_index_reloads_when_the_stored_checksum_changes(stored):
+    db, _ = stored
+    library = SonicLibrary(db, check_interval=0)
+    throttled = SonicLibrary(db, check_interval=3600)
+    try:
+        before = library.similar("sv-010", 5)
+        assert throttled.similar("sv-010", 5) == before
+        first = library.current()
+        new_vectors = _vectors(2)
+        save_index(db, SimilarityIndex.build(_ids(), new_vectors), {})
+        after = library.similar("sv-010", 5)
+        assert library.current() is not first and len(library.current().index) == N
+        assert after != before and [t for t, _ in after] == [
+            f"sv-{j:03d}" for j in _nearest_all(new_vectors, 10, 5)]
+        assert library.similar("sv-055", 3)  # analysed now
+        assert throttled.similar("sv-010", 5) == before  # checked at most once per interval
+    finally:
+        library.close()
+        throttled.close()
+
+
+def _nearest_all(vectors: np.ndarray, i: int, k: int) -> list[int]:
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return [int(j) for j in np.argsort(-(unit @ unit[i])) if j != i][:k]
+
+
+def test_catalog_songs_are_subsonic_children(stored):
+    db, _ = stored
+    library = SonicLibrary(db)
+    try:
+        songs = library.catalog_songs(["sv-002", "missing", "sv-002"])
+    finally:
+        library.close()
+    assert list(songs) == ["sv-002"]
+    assert songs["sv-002"] == {"id": "sv-002", "parent": "al-1", "isDir": False, "title": "Song 2", "album": "Album",
+                               "artist": "Artist 2", "type": "music", "isVideo": False, "albumId": "al-1",
+                               "mediaType": "song", "track": 3, "duration": 182, "suffix": "flac"}
+
+
+def test_a_dropped_connection_is_reopened(stored):
+    db, _ = stored
+    library = SonicLibrary(db, check_interval=0)
+    try:
+        library.similar("sv-001", 2)
+        library._conn.close()
+        assert library.catalog_songs(["sv-001"])["sv-001"]["title"] == "Song 1"
+    finally:
+        library.close()
