@@ -38,6 +38,7 @@ from starlette.routing import Route
 import audiomuse.providers.http  # noqa: F401  (masks secrets in httpx's log records)
 from audiomuse import sonic
 from audiomuse.config import Settings, get_settings
+from audiomuse.providers.subsonic import error_of
 from audiomuse.sonic import ServerInfo, SonicLibrary, SubsonicError
 
 log = logging.getLogger("audiomuse.api")
@@ -139,7 +140,7 @@ class SonicFront:
         body = await self.call_json("ping", creds, authorization)
         info = ServerInfo.from_response(body)
         if body.get("status") != "ok":
-            code, message = _error(body)
+            code, message = error_of(body)
             raise _Refused(info, code, message)
         self.auth.put(key, info)
         return info
@@ -157,7 +158,7 @@ class SonicFront:
                 return tid, None
             if body.get("status") == "ok" and isinstance(body.get("song"), dict):
                 return tid, body["song"]
-            return tid, (False if _error(body)[0] == sonic.NOT_FOUND else None)
+            return tid, (False if error_of(body)[0] == sonic.NOT_FOUND else None)
 
         fetched = dict(await asyncio.gather(*(one(t) for t in ids)))
         songs = {tid: song for tid, song in fetched.items() if song}
@@ -171,15 +172,6 @@ class _Refused(SubsonicError):
     def __init__(self, info: ServerInfo, code: int, message: str):
         super().__init__(code, message)
         self.info = info
-
-
-def _error(body: dict) -> tuple[int, str]:
-    error = body.get("error") or {}
-    try:
-        code = int(error.get("code", 0))
-    except (TypeError, ValueError):
-        code = 0
-    return code, str(error.get("message") or "unknown error")
 
 
 async def _params(request: Request) -> dict[str, str]:
@@ -271,7 +263,7 @@ def create_app(settings: Settings | None = None, *, library: SonicLibrary | None
         info = ServerInfo.from_response(body)
         if body.get("status") == "ok":
             return _answer(sonic.with_extension(body), params)
-        code, message = _error(body)
+        code, message = error_of(body)
         if body and code in AUTH_ERRORS:
             return _answer(sonic.error_body(info, code, message), params)
         # an upstream without OpenSubsonic extensions: ours is the only one

@@ -95,7 +95,7 @@ class SubsonicProvider(MediaProvider):
             body = self._body(method, response.content)
             if body.get("status") == "ok":
                 return body
-            code, message = _error(body)
+            code, message = error_of(body)
             if used_token and code in TOKEN_UNSUPPORTED and not self._auth_checked:
                 log.info("%s does not support token auth (error %d): using password auth", self.http.label, code)
                 self.token_auth = False  # remembered for every later call of this instance
@@ -172,7 +172,7 @@ class SubsonicProvider(MediaProvider):
             if response.status_code == 401:
                 raise self._auth_error()
             try:
-                code, message = _error(self._body(method, response.content))
+                code, message = error_of(self._body(method, response.content))
             except ProviderError:
                 code, message = response.status_code, f"HTTP {response.status_code}"
             if code in AUTH_FAILED:
@@ -264,7 +264,8 @@ class SubsonicProvider(MediaProvider):
         self.http.close()
 
 
-def _error(body: dict) -> tuple[int, str]:
+def error_of(body: dict) -> tuple[int, str]:
+    """(code, message) of a failed ``subsonic-response`` body (code 0 when it names none)."""
     error = body.get("error") or {}
     try:
         code = int(error.get("code", 0))
