@@ -10,13 +10,15 @@ export AUDIOMUSE_CACHE := $(CACHE)
 SAMPLES_SMALL := $(CACHE)/sample-library-small
 PYTEST_ARGS ?=
 
-.PHONY: help venv sysdeps samples samples-small convert-venv run test test-fast bench clean
+.PHONY: help venv sysdeps samples samples-small convert-venv run test test-fast browser-check bench scale-bench clean
 help:
 	@echo "make run        install, build the sample library, start the database, materialise, serve"
 	@echo "                Dagster UI http://localhost:3000 and the explorer http://localhost:8501"
 	@echo "make test       the full test suite (real PostgreSQL, real music, real supysonic)"
 	@echo "make test-fast  the fast unit tier"
 	@echo "make bench      the benchmark scripts (figures go to BENCHMARKS.md)"
+	@echo "make scale-bench  the whole pipeline at 100k synthetic tracks (SCALE_ARGS='--tracks 20000')"
+	@echo "make browser-check  every explorer page in headless Chromium (installs it as root)"
 
 venv: $(BIN)/.installed
 
@@ -50,8 +52,19 @@ test: venv samples samples-small convert-venv
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
+# Every explorer page in headless Chromium (Debian's package); screenshots in $(CACHE)/screenshots.
+browser-check: venv
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -q chromium || \
+	  { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null; } || \
+	  { echo "Need chromium (as root: apt-get install chromium)"; exit 1; }
+	$(BIN)/python -m pytest tests/audiomuse_app/test_browser.py -q $(PYTEST_ARGS)
+
 bench: venv samples
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The whole pipeline on a synthetic 100k-track catalog (~15 min on 2 cores): figures in BENCHMARKS.md.
+scale-bench: venv
+	$(BIN)/python benchmarks/scale.py $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

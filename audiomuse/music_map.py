@@ -1,8 +1,8 @@
 """The 2-D music map: every embedding projected once, stored, and served in deterministic samples.
 
 UMAP (cosine) for real libraries; PCA when the library is too small for UMAP's neighbourhood
-graph. Samples of 25/50/75/100% use evenly spaced indices so the same request always shows the
-same points.
+graph. Samples of 25/50/75/100% use evenly spaced, nested indices so the same request always shows
+the same points.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import numpy as np
 
 from audiomuse.store import Database
-from audiomuse.store.artifacts import load_artifact, save_artifact
+from audiomuse.store.artifacts import artifact_info, load_artifact, save_artifact
 
 MAP_ARTIFACT = "music_map"
 UMAP_MIN_TRACKS = 64
@@ -29,7 +29,9 @@ def project(vectors: np.ndarray, seed: int = 42, n_neighbors: int = 15) -> tuple
     if n < UMAP_MIN_TRACKS:
         coords, method = _pca_2d(x), "pca"
     else:
-        import umap  # slow import (numba); only when needed
+        from audiomuse.numba_cache import import_umap
+
+        umap = import_umap()  # slow import (numba, JIT cached on disk); only when needed
 
         reducer = umap.UMAP(
             n_components=2, n_neighbors=min(n_neighbors, n - 1), min_dist=0.1, metric="cosine",
@@ -52,11 +54,27 @@ def _pca_2d(x: np.ndarray) -> np.ndarray:
 
 
 def sample_indices(n: int, percent: int) -> np.ndarray:
-    """Evenly spaced, deterministic indices covering ``percent`` of ``n`` items."""
+    """Deterministic, evenly spread indices covering ``percent`` of ``n`` items.
+
+    The 50% sample is evenly spaced (linspace); 25% takes evenly spaced members of the 50% sample and
+    75% adds evenly spaced members of the rest to it, so 25 < 50 < 75 < 100 are nested: switching the
+    view's density only adds or removes points, it never moves the ones on screen.
+    """
     if percent >= 100 or n == 0:
         return np.arange(n)
     count = max(1, round(n * percent / 100))
-    return np.unique(np.linspace(0, n - 1, count).round().astype(int))
+    half = _spaced(np.arange(n), max(1, round(n / 2)))
+    if count <= len(half):
+        return _spaced(half, count)
+    rest = np.setdiff1d(np.arange(n), half)
+    return np.union1d(half, _spaced(rest, count - len(half)))
+
+
+def _spaced(items: np.ndarray, count: int) -> np.ndarray:
+    """``count`` evenly spaced members of the sorted array ``items`` (first and last included)."""
+    if count >= len(items):
+        return items
+    return items[np.unique(np.linspace(0, len(items) - 1, count).round().astype(int))]
 
 
 def save_map(db: Database, track_ids: list[str], coords: np.ndarray, meta: dict) -> str:
@@ -75,30 +93,56 @@ def load_map(db: Database) -> tuple[list[str], np.ndarray, dict] | None:
     return json.loads(str(data["ids"])), data["coords"], stored[1]
 
 
-def map_points(db: Database, percent: int = 100) -> list[dict]:
-    """The points a map view draws: id, x, y, title, artist and top mood, sampled by ``percent``."""
+def map_positions(db: Database) -> dict[str, tuple[float, float]] | None:
+    """Track id -> stored map coordinates (None when no map has been built)."""
     loaded = load_map(db)
     if loaded is None:
-        return []
+        return None
     ids, coords, _ = loaded
-    keep = sample_indices(len(ids), percent)
-    chosen = [ids[i] for i in keep]
-    with db.connection() as conn:
-        rows = conn.execute(
-            """SELECT t.id, t.title, t.artist, s.mood_vector FROM tracks t
-               LEFT JOIN score s ON s.track_id = t.id WHERE t.id = ANY(%s)""",
-            (chosen,),
-        ).fetchall()
-    info = {r[0]: r for r in rows}
+    return {t: (float(coords[i, 0]), float(coords[i, 1])) for i, t in enumerate(ids)}
+
+
+def map_points(db: Database, percent: int = 100) -> list[dict]:
+    """The points a map view draws: id, x, y, title, artist and top mood, sampled by ``percent``."""
+    loaded = _map_with_track_info(db)
+    if loaded is None:
+        return []
+    ids, coords, info = loaded
     points = []
-    for i in keep:
+    for i in sample_indices(len(ids), percent):
         tid = ids[i]
         row = info.get(tid)
         if row is None:
             continue  # removed from the library since the map was built
-        moods = row[3] or {}
-        points.append({
-            "id": tid, "x": float(coords[i, 0]), "y": float(coords[i, 1]), "title": row[1], "artist": row[2],
-            "top_mood": max(moods, key=moods.get) if moods else "unknown",
-        })
+        points.append({"id": tid, "x": float(coords[i, 0]), "y": float(coords[i, 1]), "title": row[0],
+                       "artist": row[1], "top_mood": row[2]})
     return points
+
+
+# The strongest tag, ties broken in jsonb's key order (as max() over the decoded dict would).
+_TOP_MOOD = """(SELECT m.key FROM jsonb_each(s.mood_vector) m
+                ORDER BY m.value::float8 DESC, length(m.key), m.key COLLATE "C" LIMIT 1)"""
+_points_cache: dict[str, tuple[tuple, list[str], np.ndarray, dict]] = {}  # db url -> (key, ids, coords, info)
+
+
+def _map_with_track_info(db: Database) -> tuple[list[str], np.ndarray, dict] | None:
+    """(ids, coords, id -> (title, artist, top mood)), kept per process until the map is rebuilt or
+    the catalog changes: reading 100k mood vectors costs seconds, the two freshness checks ~20 ms."""
+    with db.connection() as conn:
+        stored = artifact_info(conn, MAP_ARTIFACT)
+        if stored is None or stored[0] is None:
+            return None
+        key = (stored[0], *conn.execute("SELECT count(*), max(last_seen) FROM tracks").fetchone())
+    cached = _points_cache.get(db.url)
+    if cached is not None and cached[0] == key:
+        return cached[1:]
+    loaded = load_map(db)
+    if loaded is None:
+        return None
+    with db.connection() as conn:
+        rows = conn.execute(
+            f"SELECT t.id, t.title, t.artist, {_TOP_MOOD} FROM tracks t LEFT JOIN score s ON s.track_id = t.id"
+        ).fetchall()
+    info = {r[0]: (r[1], r[2], r[3] or "unknown") for r in rows}
+    _points_cache[db.url] = (key, loaded[0], loaded[1], info)
+    return loaded[0], loaded[1], info

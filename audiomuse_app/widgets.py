@@ -1,18 +1,29 @@
-"""Widgets shared by the tool pages: song picker, results table, create-on-server form."""
+"""Widgets shared by the tool pages: song pickers, results table, map plots, create-on-server form."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import plotly.graph_objects as go
 import streamlit as st
 
+from audiomuse.music_map import MAP_ARTIFACT, map_positions
 from audiomuse.playlists.publish import playlist_name, publish
 from audiomuse.providers import make_provider
 from audiomuse.providers.base import ProviderError
+from audiomuse.store.artifacts import artifact_info
 from audiomuse.store.queries import search_tracks, tracks_by_ids
 from audiomuse_app.state import database, settings
 
 
 def song_picker(label: str, key: str) -> str | None:
-    """Search artist, title or album (from the third letter) and pick one analysed track."""
+    """Search artist, title or album (from the third letter) and pick one analysed track.
+
+    ``?<key>=<track id>`` in the page URL pre-selects a track (links to a path, a seed...)."""
+    linked = _linked_tracks(key) if f"{key}_pick" not in st.session_state else []  # only until picked
+    if linked and f"{key}_q" not in st.session_state:
+        st.session_state[f"{key}_q"] = f"{linked[0]['artist']} {linked[0]['title']}"
     query = st.text_input(label, key=f"{key}_q", placeholder="artist or title, 3+ letters")
     if len(query.strip()) < 3:
         return None
@@ -22,12 +33,17 @@ def song_picker(label: str, key: str) -> str | None:
         st.caption("No analysed track matches.")
         return None
     options = {h["id"]: f"{h['artist']} — {h['title']} ({h['album']})" for h in hits}
-    return st.selectbox(f"{label}: match", list(options), format_func=options.get, key=f"{key}_pick")
+    ids = list(options)
+    first = ids.index(linked[0]["id"]) if linked and linked[0]["id"] in options else 0
+    return st.selectbox(f"{label}: match", ids, index=first, format_func=options.get, key=f"{key}_pick")
 
 
 def song_multi_picker(label: str, key: str) -> list[str]:
+    """Search and add tracks one by one; ``?<key>=<id>,<id>`` in the URL pre-fills the list."""
+    if f"{key}_chosen" not in st.session_state:
+        st.session_state[f"{key}_chosen"] = {t["id"]: f"{t['artist']} — {t['title']}" for t in _linked_tracks(key)}
+    chosen = st.session_state[f"{key}_chosen"]
     query = st.text_input(label, key=f"{key}_q", placeholder="artist or title, 3+ letters")
-    chosen = st.session_state.setdefault(f"{key}_chosen", {})
     if len(query.strip()) >= 3:
         with database().connection(dict_rows=True) as conn:
             hits = [h for h in search_tracks(conn, query.strip()) if h["analysed"]]
@@ -43,6 +59,57 @@ def song_multi_picker(label: str, key: str) -> list[str]:
             chosen.pop(tid)
             st.rerun()
     return list(chosen)
+
+
+def _linked_tracks(key: str) -> list[dict]:
+    """Tracks named by the URL query parameter ``key`` (comma-separated ids), unknown ids dropped."""
+    raw = st.query_params.get(key)
+    ids = [t for t in (raw or "").split(",") if t]
+    if not ids:
+        return []
+    with database().connection(dict_rows=True) as conn:
+        return tracks_by_ids(conn, ids)
+
+
+T = TypeVar("T")
+
+
+def picker_pair(picker: Callable[[str, str], T], first: tuple[str, str], second: tuple[str, str]) -> tuple[T, T]:
+    """Two pickers side by side, each given as (label, key): path's start/end, alchemy's add/subtract."""
+    c1, c2 = st.columns(2)
+    with c1:
+        a = picker(*first)
+    with c2:
+        b = picker(*second)
+    return a, b
+
+
+def stored_map() -> dict[str, tuple[float, float]] | None:
+    """Track id -> position on the stored music map, or None (with a hint) when there is no map.
+
+    Loaded once per map version (checked by checksum on each run): 100k points are a few MB."""
+    with database().connection() as conn:
+        info = artifact_info(conn, MAP_ARTIFACT)
+    positions = _positions_for(info[0], database()) if info and info[0] else None
+    if positions is None:
+        st.caption("Materialise `music_map` to see these songs on the map.")
+    return positions
+
+
+@st.cache_resource(show_spinner=False, max_entries=1)
+def _positions_for(sha: str, _db) -> dict[str, tuple[float, float]] | None:
+    return map_positions(_db)
+
+
+def map_figure(background: dict[str, tuple[float, float]], height: int = 480) -> go.Figure:
+    """A figure with the whole stored map drawn faintly, to put a tool's songs on."""
+    fig = go.Figure()
+    if background:
+        xy = list(background.values())
+        fig.add_trace(go.Scattergl(x=[p[0] for p in xy], y=[p[1] for p in xy], mode="markers", name="library",
+                                   hoverinfo="skip", marker=dict(size=4, color="#c8c8c8", opacity=0.35)))
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=10, b=0))
+    return fig
 
 
 def results_table(ids: list[str], extra: dict[str, dict] | None = None) -> list[dict]:

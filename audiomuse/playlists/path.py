@@ -21,6 +21,7 @@ class SongPath:
     direct_angle: float  # radians between start and end
     local_step: float  # typical neighbour-to-neighbour angle near the endpoints
     requested: int
+    reason: str | None = None  # why the path is shorter than requested (None when it is not)
 
     @property
     def complete(self) -> bool:
@@ -70,7 +71,12 @@ def find_path(
             path.append(pick)
             used_songs.add(_identity(metadata, pick))
     path.append(end_id)
-    return SongPath(path, angle(a, b), step, length)
+    reason = None
+    if len(path) < length:
+        distinct = len({_identity(metadata, t) for t in index.track_ids})
+        reason = (f"the library has {distinct} distinct songs, {len(path)} of which could be placed without "
+                  f"repeating a song or a near-copy of the previous {lookback} (asked for {length})")
+    return SongPath(path, angle(a, b), step, length, reason)
 
 
 def _best_unique(index, metadata, point, path, used_songs, candidates, lookback, min_gap):

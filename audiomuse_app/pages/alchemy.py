@@ -3,20 +3,17 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from audiomuse.music_map import load_map
-from audiomuse.playlists.alchemy import song_alchemy
-from audiomuse_app.state import database, guard, library
-from audiomuse_app.widgets import create_on_server, results_table, song_multi_picker
+from audiomuse.playlists.alchemy import alchemy_view, song_alchemy
+from audiomuse_app.state import guard, library
+from audiomuse_app.widgets import (create_on_server, map_figure, picker_pair, results_table, song_multi_picker,
+                                   stored_map)
 
 
 def page():
     st.title("Song alchemy")
     lib = library()
-    c1, c2 = st.columns(2)
-    with c1:
-        add = song_multi_picker("Add songs", "alchemy_add")
-    with c2:
-        sub = song_multi_picker("Subtract songs", "alchemy_sub")
+    add, sub = picker_pair(song_multi_picker, ("Add songs", "alchemy_add"), ("Subtract songs", "alchemy_sub"))
+    add, sub = [t for t in add if t in lib.index], [t for t in sub if t in lib.index]  # linked ids may be stale
     n = st.slider("Songs", 10, 200, 100, key="alchemy_n")
     temperature = st.slider("Temperature (0 = always the nearest)", 0.0, 3.0, 1.0, 0.1, key="alchemy_t")
     distance = st.slider("Subtract distance (cosine)", 0.05, 0.6, 0.2, 0.01, key="alchemy_d")
@@ -25,40 +22,37 @@ def page():
         return
     result = song_alchemy(lib.index, lib.metadata, add, sub, n, subtract_distance=distance, temperature=temperature)
     st.subheader(f"{len(result.results)} songs; {len(result.filtered_out)} filtered out by the subtract set")
-    _plot(result)
+    _plot(lib, result)
     ids = [t for t, _ in result.results]
     results_table(ids, {t: {"distance": d} for t, d in result.results})
     create_on_server(ids, "alchemy", "alchemy")
 
 
-def _plot(result):
-    """Results, filtered-out songs and seeds on the stored map (the projection every view shares)."""
-    stored = load_map(database())
-    if stored is None:
-        st.caption("Materialise `music_map` to see these songs on the map.")
-        return
-    ids, coords, _ = stored
-    pos = {t: coords[i] for i, t in enumerate(ids)}
-    fig = go.Figure()
+def _plot(lib, result):
+    """Results, filtered-out songs, seeds and centroids on the stored map; songs the map lacks are
+    placed by alchemy's own projection (see audiomuse.playlists.alchemy.alchemy_view)."""
+    positions = stored_map() or {}
+    view = alchemy_view(lib.index, result, positions)
+    fig = map_figure(positions)
     for name, group, style in [
         ("results", [t for t, _ in result.results], dict(size=7, color="#1f77b4")),
-        ("filtered out", [t for t, _ in result.filtered_out], dict(size=7, color="#bbbbbb", symbol="x")),
+        ("filtered out", [t for t, _ in result.filtered_out], dict(size=7, color="#999999", symbol="x")),
         ("added", result.add_ids, dict(size=14, color="#2ca02c", symbol="star")),
         ("subtracted", result.subtract_ids, dict(size=14, color="#d62728", symbol="star")),
     ]:
-        pts = [pos[t] for t in group if t in pos]
+        pts = [view.coords[t] for t in group if t in view.coords]
         if pts:
             fig.add_trace(go.Scattergl(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="markers",
                                        name=name, marker=style))
-    for name, members, color in [("add centroid", result.add_ids, "#2ca02c"),
-                                 ("subtract centroid", result.subtract_ids, "#d62728")]:
-        pts = [pos[t] for t in members if t in pos]
-        if pts:
-            fig.add_trace(go.Scattergl(x=[sum(p[0] for p in pts) / len(pts)], y=[sum(p[1] for p in pts) / len(pts)],
-                                       mode="markers", name=name,
+    for name, point, color in [("add centroid", view.add_centroid, "#2ca02c"),
+                               ("subtract centroid", view.subtract_centroid, "#d62728")]:
+        if point is not None:
+            fig.add_trace(go.Scattergl(x=[point[0]], y=[point[1]], mode="markers", name=name,
                                        marker=dict(size=18, color=color, symbol="diamond-open")))
-    fig.update_layout(height=480, margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(fig, width="stretch", key="alchemy_map")
+    if view.missing_from_map:
+        st.caption(f"{view.missing_from_map} song(s) not on the stored map, placed by a local "
+                   f"{view.method.removeprefix('stored+')} projection.")
 
 
 guard(page)

@@ -120,3 +120,38 @@ def test_playlists_page_lists_stored_playlists(seeded_app_db):
     at = _open("playlists")
     labels = [e.label for e in at.expander]
     assert len(labels) == len(result.playlists) and all("_automatic" in label for label in labels)
+
+
+def _figure(at: AppTest, index: int = 0) -> dict:
+    import json
+
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def test_path_from_a_link_is_drawn_on_the_map_in_order(seeded_app_db):
+    """?path_start=&path_end= pre-select the songs; the map shows the library faintly and the path."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["path_start"] = "roc01"
+    at.query_params["path_end"] = "amb01"
+    at.switch_page("pages/path.py")
+    at.run()
+    assert not at.exception, at.exception
+    rows = at.dataframe[0].value
+    assert list(rows["title"])[0] == "Rockers Song 01" and list(rows["title"])[-1] == "Ambienteers Song 01"
+    traces = {t["name"]: t for t in _figure(at)["data"]}
+    assert set(traces) == {"library", "path", "start", "end"}
+    assert len(traces["library"]["x"]) == 90 and len(traces["path"]["x"]) == len(rows) == 25
+    assert traces["path"]["mode"] == "lines+markers"
+    assert (traces["start"]["x"][0], traces["end"]["x"][0]) == (traces["path"]["x"][0], traces["path"]["x"][-1])
+
+
+def test_alchemy_from_a_link_plots_seeds_and_what_was_filtered(seeded_app_db):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["alchemy_add"] = "roc05,roc07"
+    at.query_params["alchemy_sub"] = "roc11,nope"  # an unknown id is dropped, not an error
+    at.switch_page("pages/alchemy.py")
+    at.run()
+    assert not at.exception, at.exception
+    traces = {t["name"]: t for t in _figure(at)["data"]}
+    assert len(traces["added"]["x"]) == 2 and len(traces["subtracted"]["x"]) == 1
+    assert len(traces["filtered out"]["x"]) > 0 and "subtract centroid" in traces
