@@ -5,8 +5,9 @@ the onset envelope costs nothing extra); ~0.05 CPU-s per audio minute beside the
 
 * ``tempo``: BPM. Onset strength (``librosa.onset.onset_strength``) of the MusiCNN log-mel
   (62.5 frames/s), then librosa's tempo estimator (``librosa.feature.tempo``: 8 s autocorrelation
-  tempogram, mean over time, log-normal prior around 120 BPM) evaluated on every 4th tempogram
-  frame instead of every frame (the same answer at a quarter of the cost), with the peak refined
+  tempogram, mean over time, log-normal prior around 120 BPM) evaluated on every 16th tempogram
+  frame instead of every frame (0.26 s apart, windows of 8 s: the same BPM as every frame on 28 of
+  28 real tracks, at a 16th of the cost), with the peak refined
   between lags by parabolic interpolation, then folded by octaves into 60-200 BPM. 0.0 when
   there is no onset at all (silence).
 * ``key`` (C, C#, ... B) and ``scale`` (major/minor): mean chroma (``chroma_stft`` on a
@@ -61,7 +62,7 @@ MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 
 OTHER_FEATURES = ("danceable", "aggressive", "happy", "party", "relaxed", "sad")
 
 TEMPO_WINDOW_S = 8.0  # librosa.feature.tempo ac_size
-TEMPO_STEP = 4  # evaluate the tempogram on every 4th onset frame
+TEMPO_STEP = 16  # evaluate the tempogram on every 16th onset frame
 TEMPO_RANGE = (60.0, 200.0)
 STFT_N = 4096
 STFT_HOP = 2048

@@ -32,7 +32,7 @@ def test_tempo_folds_into_60_200():
 
 
 def test_tempo_matches_librosa_tempo_on_the_same_onsets():
-    """Every 4th tempogram frame gives librosa.feature.tempo's answer (to its lag grid)."""
+    """Every 16th tempogram frame gives librosa.feature.tempo's answer (to its lag grid)."""
     rng = np.random.default_rng(3)
     for bpm in (84, 100, 128, 150):
         y = _at16k(click_track(bpm, 30)) + 0.02 * rng.standard_normal(int(30 * 16000)).astype(np.float32)
@@ -179,7 +179,7 @@ def test_features_are_cheap():
 
 @pytest.mark.slow
 def test_real_music_tempo_agrees_with_librosa(sample_library):
-    """Our tempo (onsets of the MusiCNN mel, every 4th tempogram frame) vs librosa.feature.tempo on
+    """Our tempo (onsets of the MusiCNN mel, every 16th tempogram frame) vs librosa.feature.tempo on
     the same onsets: the same metrical level, within 4 %, on real tracks."""
     from audiomuse.analysis.decode import load_audio
     from audiomuse.analysis.musicnn import log_mel
