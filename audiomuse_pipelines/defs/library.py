@@ -4,7 +4,7 @@ import dagster as dg
 
 from audiomuse.library import build_music_map, build_similarity_index
 from audiomuse_pipelines.defs.analysis import track_analysis
-from audiomuse_pipelines.defs.resources import DatabaseResource, MediaServerResource
+from audiomuse_pipelines.defs.resources import DatabaseResource, LLMResource, MediaServerResource
 
 # Like eager(), but a library with some albums not (yet) analysed still gets an index: missing
 # partitions must not block it. Waiting while analysis runs are in progress debounces a backfill.
@@ -79,12 +79,12 @@ class ClusteringConfig(dg.Config):
     "automatically or by the configured LLM. A terminated run keeps the previous playlists.",
 )
 def clustering_playlists(
-    context: dg.AssetExecutionContext, config: ClusteringConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext, config: ClusteringConfig, database: DatabaseResource, llm: LLMResource
 ) -> dg.MaterializeResult:
     import os
 
     from audiomuse.clustering.search import ClusteringParams
-    from audiomuse.llm import make_llm
+    from audiomuse.llm import LlmError
     from audiomuse.playlists import clustering as core
 
     settings = database.settings()
@@ -109,10 +109,17 @@ def clustering_playlists(
 
     result = core.search_playlists(lib, params, config.seed, progress=progress, should_stop=should_stop,
                                    workers=config.workers or os.cpu_count() or 1)
-    names = core.name_with_llm(result, lib, make_llm(settings))
+    try:
+        client = llm.client()
+    except LlmError as exc:  # misconfigured LLM: the playlists still get their automatic names
+        context.log.warning(f"AI naming off: {exc}")
+        client = None
+    names = core.name_with_llm(result, lib, client)
+    ai_named = sum(name != p.name for name, p in zip(names, result.playlists, strict=True))
     stored = core.store_generation(db, run_id, result, names)
     return dg.MaterializeResult(metadata={
-        "playlists": stored, "tracks": len(lib.track_ids), "runs": result.runs_done,
+        "playlists": stored, "ai_named": ai_named, "naming_llm": client.provider if client else "none",
+        "tracks": len(lib.track_ids), "runs": result.runs_done,
         "best_score": round(result.best_score, 4), "seconds": round(result.elapsed_s, 1),
         "best_params": dg.MetadataValue.json(result.best_params), "names": dg.MetadataValue.json(names),
     })
