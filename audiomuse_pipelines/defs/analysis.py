@@ -3,15 +3,24 @@
 from functools import lru_cache
 
 import dagster as dg
+import psycopg
 
 from audiomuse.analysis.album import analyse_album
 from audiomuse.catalog import discover_new_albums
+from audiomuse.providers.base import ProviderUnavailable
 from audiomuse.store.catalog import album_ids, albums_needing_analysis
 from audiomuse_pipelines.defs.catalog import catalog
 from audiomuse_pipelines.defs.partitions import albums_partitions
 from audiomuse_pipelines.defs.resources import DatabaseResource, MediaServerResource
 
 ANALYSIS_TAGS = {"audiomuse/kind": "analysis"}
+
+# A media server or database that is down is retried (after 30 s, 60 s, 120 s, +-jitter); anything
+# else that escapes analyse_album (a bad track never does: it is recorded) fails without retries.
+TRANSIENT_ERRORS = (ProviderUnavailable, ConnectionError, psycopg.OperationalError)
+ANALYSIS_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
 
 
 class AnalysisConfig(dg.Config):
@@ -37,6 +46,8 @@ def _analyser(threads: int, patch_hop: int):
     group_name="analysis",
     kinds={"onnx", "postgres"},
     op_tags=ANALYSIS_TAGS,
+    pool="analysis",  # dagster.yaml: 2 at once, UI backfills (untagged runs) included
+    retry_policy=ANALYSIS_RETRY_POLICY,
     description="MusiCNN embedding, 50 mood/genre tags, tempo, key, energy and derived features "
     "for every track of one album. A bad track is recorded, never fails the album.",
 )
@@ -49,10 +60,15 @@ def track_analysis(
     settings = database.settings()
     db = database.database()
     analyser = _analyser(settings.analysis_threads, settings.patch_hop)
-    with media_server.provider() as provider:
-        report = analyse_album(
-            context.partition_key, provider, db, analyser, force=config.force, progress=context.log.info
-        )
+    try:
+        with media_server.provider() as provider:
+            report = analyse_album(
+                context.partition_key, provider, db, analyser, force=config.force, progress=context.log.info
+            )
+    except TRANSIENT_ERRORS:
+        raise  # retried by ANALYSIS_RETRY_POLICY; the tracks already saved are skipped next time
+    except Exception as exc:  # wrong credentials, a bug: retrying cannot help
+        raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
     if report.failed:
         context.log.warning(f"{len(report.failed)} track(s) failed: {report.failed}")
     return dg.MaterializeResult(
