@@ -236,9 +236,6 @@ def _write_long_flac(path: Path, seconds: int, sr: int = 16000) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="peak RSS 3.6 GB for 2 h since 0541ed5: estimate_tempo's autocorrelation "
-                   "(complex128 over every 4th onset frame at once) and the whole 4096-point power spectrogram "
-                   "in audiomuse/analysis/features.py scale with the file's length")
 def test_two_hour_file_is_analysed_within_the_pod_memory_limit(tmp_path):
     """A 2-hour track is analysed in a child process whose peak RSS (from the kernel, for that
     child alone) stays under the run pod's memory limit."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 
-from audiomuse.providers.base import MediaProvider, ProviderUnavailable
+from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderUnavailable
 from audiomuse.store import Database
 from audiomuse.store import analysis as analysis_store
 from audiomuse.store import catalog as catalog_store
@@ -66,8 +66,8 @@ def analyse_album(
             try:
                 with provider.downloaded(track) as path:
                     result = analyser.analyse(path)
-            except ProviderUnavailable:
-                raise  # the server is down: fail the album, keep what is saved
+            except (ProviderUnavailable, ProviderAuthError):
+                raise  # the server is down or refuses us: not the track's fault; fail the album, keep what is saved
             except Exception as exc:  # noqa: BLE001 - one bad track never fails its album
                 message = f"{type(exc).__name__}: {exc}"
                 report.failed[track.title] = message

@@ -49,6 +49,8 @@ and the signal features. Every term is in [0, 1] and each row's weights sum to 1
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from audiomuse.analysis.musicnn import MSD_TAGS
@@ -64,6 +66,8 @@ OTHER_FEATURES = ("danceable", "aggressive", "happy", "party", "relaxed", "sad")
 TEMPO_WINDOW_S = 8.0  # librosa.feature.tempo ac_size
 TEMPO_STEP = 16  # evaluate the tempogram on every 16th onset frame
 TEMPO_RANGE = (60.0, 200.0)
+TEMPO_BLOCK = 2048  # tempogram frames per FFT call
+STFT_BLOCK = 512  # spectrogram frames per FFT call (4 MB of power)
 STFT_N = 4096
 STFT_HOP = 2048
 RMS_FRAME = 2048
@@ -108,9 +112,8 @@ def signal_features(y: np.ndarray, sr: int = SAMPLE_RATE, log_mel: np.ndarray | 
         peaks = librosa.onset.onset_detect(onset_envelope=onset, sr=sr, hop_length=MEL_HOP)
         onset_rate = len(peaks) / duration
 
-    power = _power_spectrogram(y)  # [bins, frames]
-    key, scale, key_strength = estimate_key(power=power, sr=sr)
-    centroid, flatness = _spectral_shape(power, sr)
+    profile, centroid, flatness = _spectral_pass(y, sr)
+    key, scale, key_strength = _key_from_profile(profile)
 
     n = len(y) // RMS_FRAME
     if n:
@@ -150,14 +153,17 @@ def estimate_tempo(onset: np.ndarray, frame_rate: float, start_bpm: float = 120.
         return 0.0, 0.0
     padded = np.pad(onset, win // 2, mode="linear_ramp", end_values=0)
     starts = np.arange(0, len(onset), step)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[starts]
+    windows = np.lib.stride_tricks.sliding_window_view(padded, win)
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)).astype(np.float32)  # periodic Hann
     n_fft = 1 << int(np.ceil(np.log2(2 * win - 1)))
-    spec = np.fft.rfft(frames * window, n_fft, axis=1)
-    ac = np.fft.irfft(spec.real**2 + spec.imag**2, n_fft, axis=1)[:, :win]
-    peak = np.abs(ac).max(axis=1, keepdims=True)
-    ac /= np.where(peak > 1e-30, peak, 1.0)
-    tg = ac.mean(axis=0, dtype=np.float64)
+    tg = np.zeros(win, np.float64)
+    for block in range(0, len(starts), TEMPO_BLOCK):  # blocks bound the FFT temporaries of long files
+        spec = np.fft.rfft(windows[starts[block : block + TEMPO_BLOCK]] * window, n_fft, axis=1)
+        ac = np.fft.irfft(spec.real**2 + spec.imag**2, n_fft, axis=1)[:, :win]
+        peak = np.abs(ac).max(axis=1, keepdims=True)
+        ac /= np.where(peak > 1e-30, peak, 1.0)
+        tg += ac.sum(axis=0, dtype=np.float64)
+    tg /= len(starts)
 
     lags = np.arange(win, dtype=np.float64)
     with np.errstate(divide="ignore"):
@@ -193,30 +199,69 @@ def _pulse(onset: np.ndarray, lag: int) -> float:
     return float(np.clip(r / energy, 0.0, 1.0))
 
 
-def _power_spectrogram(y: np.ndarray) -> np.ndarray:
-    """|STFT|^2, Hann window, 4096 points, hop 2048, no centring: [2049, frames] float32."""
+def _power_blocks(y: np.ndarray):
+    """|STFT|^2 (Hann window, 4096 points, hop 2048, no centring) as [frames, 2049] float32 blocks
+    of STFT_BLOCK frames: memory stays one block whatever the length of the track."""
     if len(y) < STFT_N:
         y = np.pad(y, (0, STFT_N - len(y)))
     n = 1 + (len(y) - STFT_N) // STFT_HOP
     frames = np.lib.stride_tricks.as_strided(y, (n, STFT_N), (y.strides[0] * STFT_HOP, y.strides[0]),
                                              writeable=False)
     window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(STFT_N) / STFT_N)).astype(np.float32)
-    out = np.empty((n, STFT_N // 2 + 1), np.float32)
-    for s in range(0, n, 512):  # blocks bound the complex temporaries for long tracks
-        spec = np.fft.rfft(frames[s : s + 512] * window, axis=1)
-        out[s : s + 512] = spec.real**2 + spec.imag**2
-    return out.T
+    for s in range(0, n, STFT_BLOCK):
+        spec = np.fft.rfft(frames[s : s + STFT_BLOCK] * window, axis=1)
+        yield spec.real**2 + spec.imag**2
+
+
+@functools.lru_cache(maxsize=2)
+def _chroma_filters(sr: int) -> np.ndarray:
+    import librosa
+
+    return librosa.filters.chroma(sr=sr, n_fft=STFT_N, tuning=0.0).astype(np.float32)  # as chroma_stft
+
+
+def _chroma(power: np.ndarray, sr: int) -> np.ndarray:
+    """Per-frame chroma of [frames, bins] power, each frame max-normalised: librosa.feature.chroma_stft."""
+    raw = power @ _chroma_filters(sr).T
+    peak = np.abs(raw).max(axis=1, keepdims=True)
+    return raw / np.where(peak < np.finfo(np.float32).tiny, 1.0, peak)
+
+
+def _spectral_pass(y: np.ndarray, sr: int) -> tuple[np.ndarray, float, float]:
+    """(mean chroma [12], mean spectral centroid in Hz, mean spectral flatness) in one pass over the
+    power spectrogram, block by block; centroid and flatness over the non-silent frames."""
+    freqs = np.linspace(0, sr / 2, STFT_N // 2 + 1, dtype=np.float32)
+    chroma_sum = np.zeros(12, np.float64)
+    frame_power, centroid, flatness = [], [], []
+    for p in _power_blocks(y):
+        chroma_sum += _chroma(p, sr).sum(axis=0, dtype=np.float64)
+        total = p.sum(axis=1, dtype=np.float64)
+        mag = np.sqrt(p)
+        frame_power.append(total)
+        centroid.append((mag @ freqs) / np.maximum(mag.sum(axis=1, dtype=np.float64), 1e-30))
+        log_mean = np.log(p + np.float32(1e-12)).mean(axis=1, dtype=np.float64)
+        flatness.append(np.exp(log_mean) / (total / p.shape[1] + 1e-12))
+    frame_power = np.concatenate(frame_power)
+    profile = chroma_sum / len(frame_power)
+    loud = frame_power > max(frame_power.max() * 1e-6, 1e-10)
+    if not loud.any():
+        return profile, 0.0, 0.0
+    return (profile, float(np.concatenate(centroid)[loud].mean()),
+            float(np.clip(np.concatenate(flatness)[loud], 0, 1).mean()))
 
 
 def estimate_key(y: np.ndarray | None = None, sr: int = SAMPLE_RATE,
                  power: np.ndarray | None = None) -> tuple[str, str, float]:
-    """(key, 'major'|'minor', correlation) from the mean chroma and the Krumhansl-Kessler profiles."""
-    import librosa
-
+    """(key, 'major'|'minor', correlation) from the mean chroma and the Krumhansl-Kessler profiles;
+    ``power`` is a [bins, frames] power spectrogram (computed from ``y`` when not given)."""
     if power is None:
-        power = _power_spectrogram(np.ascontiguousarray(y, dtype=np.float32))
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr, n_fft=STFT_N, tuning=0.0)
-    profile = chroma.mean(axis=1)
+        profile = _spectral_pass(np.ascontiguousarray(y, dtype=np.float32), sr)[0]
+    else:
+        profile = _chroma(np.asarray(power, np.float32).T, sr).mean(axis=0, dtype=np.float64)
+    return _key_from_profile(profile)
+
+
+def _key_from_profile(profile: np.ndarray) -> tuple[str, str, float]:
     if not np.any(profile) or np.ptp(profile) == 0:
         return "C", "major", 0.0
     best = (-2.0, 0, "major")
@@ -226,21 +271,6 @@ def estimate_key(y: np.ndarray | None = None, sr: int = SAMPLE_RATE,
             if r > best[0]:
                 best = (r, shift, scale)
     return KEYS[best[1]], best[2], best[0]
-
-
-def _spectral_shape(power: np.ndarray, sr: int) -> tuple[float, float]:
-    """(mean spectral centroid in Hz, mean spectral flatness) over the non-silent frames."""
-    frame_power = power.sum(axis=0, dtype=np.float64)
-    loud = frame_power > max(frame_power.max() * 1e-6, 1e-10)
-    if not loud.any():
-        return 0.0, 0.0
-    p = power[:, loud]
-    mag = np.sqrt(p)
-    freqs = np.linspace(0, sr / 2, power.shape[0], dtype=np.float32)
-    centroid = (freqs @ mag) / mag.sum(axis=0, dtype=np.float64)
-    log_mean = np.log(p + np.float32(1e-12)).mean(axis=0, dtype=np.float64)
-    flatness = np.exp(log_mean) / (p.mean(axis=0, dtype=np.float64) + 1e-12)
-    return float(centroid.mean()), float(np.clip(flatness, 0, 1).mean())
 
 
 def dynamic_range_db(y: np.ndarray, sr: int = SAMPLE_RATE) -> float:

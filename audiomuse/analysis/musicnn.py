@@ -111,10 +111,24 @@ class MusicnnModel:
         return self.analyse_mel(log_mel(y16k), hop)
 
     def analyse_mel(self, mel: np.ndarray, hop: int = PATCH_FRAMES) -> tuple[np.ndarray, np.ndarray, int]:
-        """As ``analyse`` from a ready log-mel, which callers also use for other features."""
-        p = patches(mel, hop)
-        emb, tags = self.predict(p)
-        return emb.mean(axis=0), tags.mean(axis=0), len(p)
+        """As ``analyse`` from a ready log-mel, which callers also use for other features.
+
+        Patches are cut one batch at a time and only the running sums are kept, so a 2-hour file
+        costs no more memory here than a 3-minute one (the stacked patches would be 2x its mel)."""
+        if hop < 1:
+            raise ValueError(f"patch hop must be >= 1, got {hop}")
+        mel = np.ascontiguousarray(mel, dtype=np.float32)
+        if len(mel) < PATCH_FRAMES:
+            mel = np.pad(mel, ((0, PATCH_FRAMES - len(mel)), (0, 0)))
+        starts = range(0, len(mel) - PATCH_FRAMES + 1, hop)
+        emb_sum, tag_sum = np.zeros(200, np.float64), np.zeros(len(MSD_TAGS), np.float64)
+        for i in range(0, len(starts), self.batch_size):
+            batch = np.stack([mel[s : s + PATCH_FRAMES] for s in starts[i : i + self.batch_size]])
+            t, e = self.session.run([OUTPUT_TAGS, OUTPUT_EMBEDDING], {INPUT: batch})
+            emb_sum += e.sum(axis=0, dtype=np.float64)
+            tag_sum += t.sum(axis=0, dtype=np.float64)
+        n = len(starts)
+        return (emb_sum / n).astype(np.float32), (tag_sum / n).astype(np.float32), n
 
 
 def load_audio_16k(path: Path) -> np.ndarray:

@@ -187,8 +187,6 @@ def test_wrong_password_against_real_supysonic(app_env, dagster_instance, monkey
     assert f"user '{USER}'" in message
 
 
-@pytest.mark.xfail(strict=True, reason="analyse_album catches ProviderAuthError as a bad track: every "
-                   "track is recorded as failed and the album 'succeeds' (audiomuse/analysis/album.py)")
 def test_wrong_credentials_in_analysis_fail_the_album_without_retries(app_env, dagster_instance, monkeypatch,
                                                                        no_retry_delay):
     """Retrying cannot fix a password, and the tracks are not bad: the step fails once."""
