@@ -24,21 +24,41 @@ class CatalogResult:
     failed_albums: dict[str, str] = field(default_factory=dict)  # album id -> error
 
 
+BATCH_ALBUMS = 500  # albums whose tracks are written (and committed) together
+
+
 def sync_catalog(
     provider: MediaProvider,
     db: Database,
     limit: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    batch_albums: int = BATCH_ALBUMS,
 ) -> CatalogResult:
     """Store the newest ``limit`` albums (0 = all) and their tracks.
 
     One album whose track listing fails is recorded and skipped; a server that is down for the
-    album list itself raises (nothing is written, the previous catalog stays).
+    album list itself raises (nothing is written, the previous catalog stays). Tracks are read
+    from the server ``batch_albums`` albums at a time, each batch then written in one short
+    transaction (its own connection, so a database restart between batches is waited out): a
+    provider that fails mid-way keeps every album read before the failure. ``progress`` is called
+    for each stored album once its batch is committed.
     """
     albums = provider.newest_albums(limit)
     result = CatalogResult(album_ids=[a.id for a in albums])
     with db.connection() as conn:
         result.new_album_ids = catalog_store.upsert_albums(conn, albums)
+    pending: dict[str, list] = {}
+    read: list[int] = []  # positions of the pending albums, for progress
+
+    def flush() -> None:
+        with db.connection() as conn:
+            result.tracks += catalog_store.upsert_album_tracks(conn, pending)
+        pending.clear()
+        if progress:
+            for i in read:
+                progress(i, len(albums))
+        read.clear()
+
     for i, album in enumerate(albums, 1):
         try:
             tracks = provider.album_tracks(album.id)
@@ -46,10 +66,16 @@ def sync_catalog(
             log.warning("album %r skipped: %s", album.name, exc)
             result.failed_albums[album.id] = str(exc)
             continue
-        with db.connection() as conn:
-            result.tracks += catalog_store.upsert_tracks(conn, album.id, tracks)
-        if progress:
-            progress(i, len(albums))
+        except BaseException:
+            if pending:
+                flush()  # keep the albums read before a failure the sync cannot handle
+            raise
+        pending[album.id] = tracks
+        read.append(i)
+        if len(pending) >= batch_albums:
+            flush()
+    if pending:
+        flush()
     return result
 
 

@@ -8,10 +8,14 @@ creates the new ``_automatic`` playlists on the server before it deletes the old
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.adapt import Loader
 from psycopg.types.json import Jsonb
 
 from audiomuse.analysis.features import OTHER_FEATURES
@@ -20,11 +24,13 @@ from audiomuse.clustering.naming import AUTOMATIC_SUFFIX, ai_naming_prompt, clea
 from audiomuse.clustering.search import ClusteringInput, ClusteringParams, RunProgress, SearchResult, run_search
 from audiomuse.providers.base import MediaProvider
 from audiomuse.store import Database
+from audiomuse.store.analysis import _RawVectorLoader
 from audiomuse.store.artifacts import save_artifact
 
 log = logging.getLogger(__name__)
 KIND = "clustering"
 SCALER_ARTIFACT = "score_scaler"
+FLOAT4_OID, FLOAT8_ARRAY_OID = 700, 1022  # PostgreSQL's built-in real and float8[] types
 
 
 @dataclass
@@ -39,24 +45,75 @@ class LibraryVectors:
     energy: np.ndarray  # min-max normalised
 
 
-def load_library(db: Database) -> LibraryVectors:
-    """Every analysed track that is not a duplicate of another, with its vectors."""
-    with db.connection() as conn, conn.cursor(binary=True) as cur:
-        cur.execute(
-            """SELECT t.id, t.title, t.artist, e.embedding, s.mood_vector, s.other_features, s.tempo, s.energy
-               FROM tracks t JOIN embedding e ON e.track_id = t.id JOIN score s ON s.track_id = t.id
-               WHERE t.duplicate_of IS NULL ORDER BY t.id"""
-        )
-        rows = cur.fetchall()
-    if not rows:
+SCORE_LABELS = ("tempo", "energy", *MSD_TAGS, *OTHER_FEATURES)
+
+
+class _RawFloat8ArrayLoader(Loader):
+    """PostgreSQL's binary float8[] as is, for numpy to decode a batch of rows at once."""
+
+    format = psycopg.pq.Format.BINARY
+
+    def load(self, data):
+        return bytes(data)
+
+
+def _score_array() -> sql.Composable:
+    """One float8[] per track in SCORE_LABELS order: tempo, energy, the 50 tags, the 6 features.
+
+    A missing tag or feature is 0 and a missing tempo or energy is 0, as the per-row dicts gave.
+    The JSON numbers go through float8 (the parse Python's json does) before numpy rounds them
+    to float32, so the values are the same bits as the dict-based load."""
+    parts = [sql.SQL("coalesce(s.tempo::float8, 0)"), sql.SQL("coalesce(s.energy::float8, 0)")]
+    parts += [sql.SQL("coalesce((s.mood_vector ->> {})::float8, 0)").format(sql.Literal(t)) for t in MSD_TAGS]
+    parts += [sql.SQL("coalesce((s.other_features ->> {})::float8, 0)").format(sql.Literal(f))
+              for f in OTHER_FEATURES]
+    return sql.SQL("ARRAY[{}]").format(sql.SQL(", ").join(parts))
+
+
+def _decode_float8_arrays(raw: bytes, width: int) -> np.ndarray:
+    """Rows of 1-d float8[] without NULLs in binary format (20-byte header, then per element a
+    4-byte length and 8 big-endian bytes) as an n x width float64 array."""
+    wire = np.dtype([("header", "V20"), ("values", [("length", ">i4"), ("value", ">f8")], (width,))])
+    rows = np.frombuffer(raw, dtype=wire)
+    if not (rows["values"]["length"] == 8).all():
+        raise ValueError("unexpected float8[] layout")
+    return rows["values"]["value"].astype(np.float64)
+
+
+def load_library(db: Database, batch: int = 10_000) -> LibraryVectors:
+    """Every analysed track that is not a duplicate of another, with its vectors.
+
+    The 58 score values come from PostgreSQL as one float8[] per track and are decoded by numpy a
+    batch at a time (as ``load_embeddings`` does with the embeddings): at 100k tracks no Python
+    dict or float is made per value."""
+    ids, titles, artists, emb_parts, score_parts = [], [], [], [], []
+    query = sql.SQL(
+        """SELECT t.id, t.title, t.artist, e.embedding, {scores}
+           FROM tracks t JOIN embedding e ON e.track_id = t.id JOIN score s ON s.track_id = t.id
+           WHERE t.duplicate_of IS NULL ORDER BY t.id"""
+    ).format(scores=_score_array())
+    with db.connection() as conn, conn.cursor(name="load_library", binary=True, withhold=conn.autocommit) as cur:
+        cur.adapters.register_loader("vector", _RawVectorLoader)
+        cur.adapters.register_loader(FLOAT8_ARRAY_OID, _RawFloat8ArrayLoader)
+        cur.itersize = batch
+        cur.execute(query)
+        while rows := cur.fetchmany(batch):
+            ids.extend(r[0] for r in rows)
+            titles.extend(r[1] for r in rows)
+            artists.extend(r[2] for r in rows)
+            raw = b"".join(r[3] for r in rows)
+            dim = int.from_bytes(raw[:2], "big")
+            wire = np.dtype([("dim", ">u2"), ("unused", ">u2"), ("values", ">f4", (dim,))])
+            emb_parts.append(np.frombuffer(raw, dtype=wire)["values"].astype(np.float32))
+            score_parts.append(_decode_float8_arrays(b"".join(r[4] for r in rows), len(SCORE_LABELS)))
+    if not ids:
         raise ValueError("no analysed tracks yet: analyse some albums first")
-    moods = np.array([[r[4].get(tag, 0.0) for tag in MSD_TAGS] for r in rows], np.float32)
-    other = np.array([[r[5].get(f, 0.0) for f in OTHER_FEATURES] for r in rows], np.float32)
+    scores = np.concatenate(score_parts)
+    n_moods = len(MSD_TAGS)
     return LibraryVectors(
-        track_ids=[r[0] for r in rows], titles=[r[1] for r in rows], artists=[r[2] for r in rows],
-        embeddings=np.vstack([r[3].to_numpy() for r in rows]).astype(np.float32), moods=moods, other=other,
-        tempo=_minmax(np.array([r[6] or 0.0 for r in rows], np.float32)),
-        energy=_minmax(np.array([r[7] or 0.0 for r in rows], np.float32)),
+        track_ids=ids, titles=titles, artists=artists, embeddings=np.concatenate(emb_parts),
+        moods=scores[:, 2:2 + n_moods].astype(np.float32), other=scores[:, 2 + n_moods:].astype(np.float32),
+        tempo=_minmax(scores[:, 0].astype(np.float32)), energy=_minmax(scores[:, 1].astype(np.float32)),
     )
 
 
@@ -67,18 +124,39 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 
 def store_score_vectors(db: Database, lib: LibraryVectors) -> dict:
     """The interpretable score vector [tempo, energy, 50 moods, 6 features], standardised; the
-    scaler's mean and scale are stored so centroids can be mapped back to moods and tempo."""
+    scaler's mean and scale are stored so centroids can be mapped back to moods and tempo.
+
+    The vectors are copied (binary COPY) into a temporary table and set by one UPDATE."""
     raw = np.column_stack([lib.tempo, lib.energy, lib.moods, lib.other]).astype(np.float64)
     mean, scale = raw.mean(axis=0), raw.std(axis=0)
     scale[scale == 0] = 1.0
     z = ((raw - mean) / scale).astype(np.float32)
-    labels = ["tempo", "energy", *MSD_TAGS, *OTHER_FEATURES]
+    labels = list(SCORE_LABELS)
     with db.connection() as conn:
+        conn.execute("CREATE TEMP TABLE new_score_vectors (track_id text, score_vector real[]) ON COMMIT DROP")
         with conn.cursor() as cur:
-            cur.executemany("UPDATE score SET score_vector = %s WHERE track_id = %s",
-                            [(z[i].tolist(), tid) for i, tid in enumerate(lib.track_ids)])
+            with cur.copy("COPY new_score_vectors (track_id, score_vector) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(_copy_rows(lib.track_ids, z, conn.info.encoding))
+            cur.execute("""UPDATE score SET score_vector = n.score_vector
+                           FROM new_score_vectors n WHERE score.track_id = n.track_id""")
         save_artifact(conn, SCALER_ARTIFACT, None, {"labels": labels, "mean": mean.tolist(), "scale": scale.tolist()})
     return {"labels": labels, "mean": mean, "scale": scale}
+
+
+def _copy_rows(track_ids: list[str], z: np.ndarray, encoding: str) -> bytes:
+    """A whole binary COPY stream of (text, real[]) rows, the arrays laid out by numpy."""
+    n, width = z.shape
+    cells = np.empty((n, width), dtype=[("length", ">i4"), ("value", ">f4")])
+    cells["length"], cells["value"] = 4, z
+    # per row: 2 fields; the array: ndim 1, no NULLs, float4 elements, width of them from index 1
+    array_header = struct.pack(">iiiii", 1, 0, FLOAT4_OID, width, 1)
+    array_length = struct.pack(">i", len(array_header) + cells.itemsize * width)
+    parts = [b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)]
+    for i, track_id in enumerate(track_ids):
+        key = track_id.encode(encoding)
+        parts.append(b"".join((struct.pack(">hi", 2, len(key)), key, array_length, array_header, cells[i].tobytes())))
+    parts.append(struct.pack(">h", -1))
+    return b"".join(parts)
 
 
 def search_playlists(

@@ -98,7 +98,7 @@ def clustering_playlists(
     params = ClusteringParams.from_settings(settings, **overrides)
     lib = core.load_library(db)
     core.store_score_vectors(db, lib)
-    run_id = context.run_id
+    run_id = context.run.run_id
 
     def progress(p):
         context.log.info(f"clustering: {p.runs_done}/{p.runs_total} runs, best score {p.best_score:.3f}")
