@@ -50,8 +50,10 @@ def ours(files: list[str], hop: int = 187) -> dict:
     from audiomuse.analysis import features
     from audiomuse.analysis.decode import load_audio
     from audiomuse.analysis.musicnn import log_mel
+    from audiomuse.analysis.track import blas_threads
 
     c0, w0 = time.process_time(), time.perf_counter()
+    limits = blas_threads(1)  # as TrackAnalyser.analyse does
     for f in files:
         t = time.process_time()
         y = load_audio(Path(f))
@@ -66,6 +68,7 @@ def ours(files: list[str], hop: int = 187) -> dict:
         parts["features"] += t3 - t2
         embs.append(emb.tolist())
         audio += len(y) / 16000
+    limits.restore_original_limits()
     return {"cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0, "audio_s": audio,
             "embeddings": embs, "parts": parts,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
