@@ -46,12 +46,14 @@ EXCERPT_CHARS = 300
 class LlmError(RuntimeError):
     """An LLM call failed. The message names provider and host, never the API key."""
 
-    def __init__(self, provider: str, host: str, message: str, *, status: int | None = None):
+    def __init__(self, provider: str, host: str, message: str, *, status: int | None = None,
+                 unreachable: bool = False):
         prefix = f"{provider} at {host}" + (f" answered HTTP {status}" if status is not None else "")
         super().__init__(f"{prefix}: {message}" if message else prefix)
         self.provider = provider
         self.host = host
         self.status = status
+        self.unreachable = unreachable  # no answer at all (timeout, refused): later calls would wait too
 
 
 class _NoAnswer(Exception):
@@ -115,9 +117,10 @@ class LlmClient(abc.ABC):
             response = httpx.post(endpoint, headers=headers, json=body, timeout=self.timeout,
                                   follow_redirects=False)
         except httpx.TimeoutException:
-            raise self._error(f"no answer within {self.timeout:g}s (AI_TIMEOUT)") from None
+            raise self._error(f"no answer within {self.timeout:g}s (AI_TIMEOUT)", unreachable=True) from None
         except httpx.HTTPError as exc:
-            raise self._error(f"request failed: {type(exc).__name__}: {_excerpt(self._scrub(str(exc)))}") from None
+            raise self._error(f"request failed: {type(exc).__name__}: {_excerpt(self._scrub(str(exc)))}",
+                              unreachable=True) from None
         elapsed = time.monotonic() - started
         body = self._scrub(response.text)  # before any excerpt can cut a key in half
         if response.status_code >= 400:
@@ -149,8 +152,8 @@ class LlmClient(abc.ABC):
     def _read(self, payload) -> str:
         """The answer text out of the decoded JSON response."""
 
-    def _error(self, message: str, *, status: int | None = None) -> LlmError:
-        return LlmError(self.provider, self.host, self._scrub(message), status=status)
+    def _error(self, message: str, *, status: int | None = None, unreachable: bool = False) -> LlmError:
+        return LlmError(self.provider, self.host, self._scrub(message), status=status, unreachable=unreachable)
 
     def _scrub(self, text: str) -> str:
         key = self._key()

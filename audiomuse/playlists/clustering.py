@@ -173,7 +173,8 @@ def search_playlists(
 
 
 def name_with_llm(result: SearchResult, lib: LibraryVectors, llm) -> list[str]:
-    """AI names where the model gives a valid one, the automatic name otherwise; unique, suffixed."""
+    """AI names where the model gives a valid one, the automatic name otherwise; unique, suffixed.
+    A model that does not answer at all (timeout, refused) is not asked again for the rest."""
     names = []
     for p in result.playlists:
         name = None
@@ -185,6 +186,9 @@ def name_with_llm(result: SearchResult, lib: LibraryVectors, llm) -> list[str]:
                 name = clean_ai_name(llm.complete("You name music playlists.", prompt))
             except Exception as exc:  # noqa: BLE001 - any model failure falls back to the automatic name
                 log.warning("AI naming failed (%s); using the automatic name", type(exc).__name__)
+                if getattr(exc, "unreachable", False):  # each further call would wait the whole timeout
+                    log.warning("the naming model is unreachable: automatic names for the other playlists")
+                    llm = None
         names.append(f"{name}{AUTOMATIC_SUFFIX}" if name else p.name)
     return unique_names(names)
 

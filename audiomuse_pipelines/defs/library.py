@@ -1,10 +1,12 @@
-"""Library-wide assets rebuilt whenever analysis partitions change: index and map."""
+"""Library-wide assets rebuilt whenever analysis partitions change (or a collection sync pulled
+analyses in): index and map."""
 
 import dagster as dg
 
 from audiomuse.library import build_music_map, build_similarity_index
 from audiomuse_pipelines.defs.analysis import track_analysis
 from audiomuse_pipelines.defs.resources import DatabaseResource, LLMResource, MediaServerResource
+from audiomuse_pipelines.defs.sync import collection_sync
 
 # Like eager(), but a library with some albums not (yet) analysed still gets an index: missing
 # partitions must not block it. Waiting while analysis runs are in progress debounces a backfill.
@@ -13,7 +15,7 @@ LIBRARY_TAGS = {"audiomuse/kind": "library"}
 
 
 @dg.asset(
-    deps=[track_analysis],
+    deps=[track_analysis, collection_sync],
     group_name="library",
     kinds={"voyager", "postgres"},
     op_tags=LIBRARY_TAGS,
@@ -25,7 +27,7 @@ def similarity_index(context: dg.AssetExecutionContext, database: DatabaseResour
 
 
 @dg.asset(
-    deps=[track_analysis],
+    deps=[track_analysis, collection_sync],
     group_name="library",
     kinds={"umap", "postgres"},
     op_tags=LIBRARY_TAGS,
@@ -71,7 +73,7 @@ class ClusteringConfig(dg.Config):
 
 
 @dg.asset(
-    deps=[track_analysis],
+    deps=[track_analysis, collection_sync],
     group_name="library",
     kinds={"scikitlearn", "postgres"},
     op_tags=LIBRARY_TAGS,

@@ -42,3 +42,20 @@ def test_asset_pushes_newest_albums_and_reports_counts(sync_env, hub, dagster_in
     assert ":***@" in meta["remote"].value and all("s3cret-pw" not in str(v.value) for v in meta.values())
     again = _run(dagster_instance, albums=0, direction="both")
     assert again.asset_materializations_for_node("collection_sync")[0].metadata["pushed"].value == 2
+
+
+def test_a_sync_rebuilds_the_index_and_map(sync_env, hub, dagster_instance, monkeypatch):  # noqa: F811
+    """Pulled analyses must reach the similarity index and the map like analysed albums do."""
+    from tests.audiomuse_pipelines.test_backfill import library_automation_tick
+
+    for key in ("similarity_index", "music_map"):  # both built and up to date
+        dagster_instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    quiet = library_automation_tick(dagster_instance)
+    quiet = library_automation_tick(dagster_instance, quiet.cursor)
+    assert quiet.total_requested == 0
+    monkeypatch.setenv("SYNC_ACCEPT_POLICY", "true")
+    get_settings.cache_clear()
+    assert _run(dagster_instance, albums=0, direction="both").success
+    after = library_automation_tick(dagster_instance, quiet.cursor)
+    assert after.get_num_requested(dg.AssetKey("similarity_index")) == 1
+    assert after.get_num_requested(dg.AssetKey("music_map")) == 1

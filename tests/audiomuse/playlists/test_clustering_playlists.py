@@ -79,6 +79,18 @@ def test_ai_names_fall_back_to_automatic(library, answer, delay, expect_ai):
         assert names == [p.name for p in result.playlists]
 
 
+def test_unreachable_naming_model_is_asked_once_not_per_playlist(library):
+    """A model that never answers would hold the run for timeout x playlists; one timeout is enough."""
+    db, _ = library
+    with FakeProviderServer("openai", "Late Night Drive", delay=3.0) as server:
+        llm = make_llm(Settings(ai_model_provider="openai", ai_model_url=server.url, ai_model_name="m",
+                                ai_timeout=0.3))
+        _, result, names = _generate(db, "hang", llm=llm)
+        asked = len(server.requests)
+    assert len(result.playlists) >= 2 and names == [p.name for p in result.playlists]
+    assert asked == 1
+
+
 def test_publish_creates_new_before_deleting_stale(library, tmp_path):
     db, _ = library
     music = tmp_path / "music"
