@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +13,8 @@ from audiomuse.config import get_settings
 from tests.conftest import create_database, drop_database
 from tests.signals import tone, write_wav
 from audiomuse.store.server import with_database, with_driver
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -52,3 +56,43 @@ def app_env(monkeypatch, db, music_dir, tmp_path):
     get_settings.cache_clear()
     yield db
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def production_instance(pg_admin_url, tmp_path, monkeypatch):
+    """The instance `make run` uses: DAGSTER_HOME holding the repo's dagster.yaml (PostgreSQL storage,
+    run queue limits, analysis pool, run monitoring), on a fresh database of the test server."""
+    name = create_database(pg_admin_url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_PG_URL", with_driver(with_database(pg_admin_url, name), "psycopg2"))
+    instance = dg.DagsterInstance.get()
+    try:
+        yield instance
+    finally:
+        instance.dispose()
+        drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def workspace(production_instance, app_env):
+    """The workspace.yaml code location in its own gRPC server, as the webserver and daemon load it
+    (started after app_env so the server and its run workers see the test's settings); its run
+    workers are real processes (the default run launcher)."""
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+    target = WorkspaceFileTarget(paths=[str(ROOT / "workspace.yaml")])
+    with WorkspaceProcessContext(production_instance, target) as context:
+        entries = context.get_current_workspace().code_location_entries
+        assert {name: e.load_error for name, e in entries.items()} == {"audiomuse": None}
+        yield context
+        # The code server forgets a finished run only on its next cleanup tick, which reads the
+        # instance: let it, before the database goes, or the server never shuts down.
+        location = context.create_request_context().get_code_location("audiomuse")
+        for _ in range(120):
+            if not location.get_current_runs():
+                break
+            time.sleep(0.5)

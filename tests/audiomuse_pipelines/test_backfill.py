@@ -11,7 +11,6 @@ analyse small real audio files into a real PostgreSQL app database.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -20,18 +19,15 @@ import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.storage.tags import BACKFILL_ID_TAG, PARTITION_NAME_TAG
 from dagster._core.workspace.context import WorkspaceProcessContext
-from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster._daemon.backfill import execute_backfill_iteration
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dagster_graphql.client.query import LAUNCH_PARTITION_BACKFILL_MUTATION
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from audiomuse.store.server import with_database, with_driver
 from audiomuse_pipelines.defs.catalog import catalog
 from audiomuse_pipelines.defs.partitions import albums_partitions
 from audiomuse_pipelines.defs.resources import default_resources
 from tests.audiomuse.providers.conftest import build_generated_library
-from tests.conftest import create_database, drop_database
 
 pytestmark = pytest.mark.slow
 
@@ -69,42 +65,6 @@ def music_dir(tmp_path) -> Path:
     """Overrides the Dagster conftest's: three albums of small real files (and a text file named
     .mp3, which the catalog skips)."""
     return build_generated_library(tmp_path / "music")
-
-
-@pytest.fixture
-def production_instance(pg_admin_url, tmp_path, monkeypatch):
-    """The instance `make run` uses: DAGSTER_HOME holding the repo's dagster.yaml (PostgreSQL storage,
-    run queue limits, analysis pool, run monitoring), on a fresh database of the test server."""
-    name = create_database(pg_admin_url)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_PG_URL", with_driver(with_database(pg_admin_url, name), "psycopg2"))
-    instance = dg.DagsterInstance.get()
-    try:
-        yield instance
-    finally:
-        instance.dispose()
-        drop_database(pg_admin_url, name)
-
-
-@pytest.fixture
-def workspace(production_instance, app_env):
-    """The workspace.yaml code location in its own gRPC server, as the webserver and daemon load it
-    (started after app_env so the server and its run workers see the test's settings)."""
-    target = WorkspaceFileTarget(paths=[str(ROOT / "workspace.yaml")])
-    with WorkspaceProcessContext(production_instance, target) as context:
-        entries = context.get_current_workspace().code_location_entries
-        assert {name: e.load_error for name, e in entries.items()} == {"audiomuse": None}
-        yield context
-        # The code server forgets a finished run only on its next cleanup tick, which reads the
-        # instance: let it, before the database goes, or the server never shuts down.
-        location = context.create_request_context().get_code_location("audiomuse")
-        for _ in range(120):
-            if not location.get_current_runs():
-                break
-            time.sleep(0.5)
 
 
 def graphql(workspace: WorkspaceProcessContext, query: str, variables: dict) -> dict:

@@ -304,39 +304,13 @@ def test_database_restart_during_an_analysis_run(own_server, music_dir, tmp_path
 # -- a crashed run worker ------------------------------------------------------------------------------
 
 @pytest.fixture
-def served(pg_admin_url, app_env, tmp_path, monkeypatch):
+def served(app_env, workspace):
     """The `make run` instance (dagster.yaml on PostgreSQL) and the workspace.yaml code location in
-    its own gRPC code server, whose run workers are real processes (the default run launcher)."""
-    import shutil
-    from pathlib import Path
-
-    from dagster._core.workspace.context import WorkspaceProcessContext
-    from dagster._core.workspace.load_target import WorkspaceFileTarget
-
-    from audiomuse.store.server import with_database, with_driver
-    from tests.conftest import create_database, drop_database
+    its own gRPC code server, on a seeded library."""
     from tests.seed import seed_library
 
-    root = Path(__file__).resolve().parents[2]
     seed_library(app_env)
-    name = create_database(pg_admin_url)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copyfile(root / "dagster.yaml", home / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_PG_URL", with_driver(with_database(pg_admin_url, name), "psycopg2"))
-    instance = dg.DagsterInstance.get()
-    try:
-        with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(root / "workspace.yaml")])) as ws:
-            yield ws
-            location = ws.create_request_context().get_code_location("audiomuse")
-            for _ in range(120):  # let the code server forget its runs before the database goes
-                if not location.get_current_runs():
-                    break
-                time.sleep(0.5)
-    finally:
-        instance.dispose()
-        drop_database(pg_admin_url, name)
+    return workspace
 
 
 def _launch_clustering(ws, runs: int) -> str:
