@@ -8,6 +8,7 @@ Secrets are ``SecretStr``: masked in repr, str, logs and Dagster metadata.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -160,7 +161,10 @@ class Settings(BaseSettings):
 
 
 def redact_url(url: str) -> str:
-    """``postgresql://user:pw@host/db`` -> ``postgresql://user:***@host/db``; query secrets too."""
+    """``postgresql://user:pw@host/db`` -> ``postgresql://user:***@host/db``; query secrets too.
+    libpq's keyword form (``host=db user=x password=y``) gets its secret values masked as well."""
+    if "://" not in url:
+        return _redact_keywords(url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -178,6 +182,13 @@ def redact_url(url: str) -> str:
 
 
 _SECRET_QUERY_KEYS = {"password", "p", "t", "s", "token", "api_key", "apikey", "key"}
+_SECRET_KEYWORDS = {"password", "sslpassword"}
+
+
+def _redact_keywords(conninfo: str) -> str:
+    """``key=value`` pairs (values may be quoted) with secret values replaced by ***."""
+    pattern = r"(\b(?:%s)\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)" % "|".join(sorted(_SECRET_KEYWORDS))
+    return re.sub(pattern, r"\1***", conninfo, flags=re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -115,6 +116,8 @@ def render(body: Mapping, fmt: str | None, callback: str | None = None) -> tuple
     """(bytes, content type) of a ``subsonic-response`` in the client's format: ``json``,
     ``jsonp`` (with ``callback``) or XML (the Subsonic default)."""
     fmt = (fmt or "xml").lower()
+    if callback is not None and not _CALLBACK.fullmatch(callback):  # never echo script into a page
+        callback = None
     if fmt == "json" or (fmt == "jsonp" and not callback):
         return json.dumps({"subsonic-response": body}, ensure_ascii=False).encode(), "application/json"
     if fmt == "jsonp":
@@ -131,10 +134,15 @@ def to_xml(body: Mapping) -> bytes:
     return "".join(parts).encode()
 
 
+_CALLBACK = re.compile(r"[A-Za-z_$][\w$.]{0,63}")
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _scalar(value) -> str:
+    """Text for XML: characters XML 1.0 cannot carry (junk bytes in tags) become U+FFFD."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _element(parts: list[str], name: str, value) -> None:

@@ -28,6 +28,7 @@ import time
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
+import anyio
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -50,6 +51,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
 HOP_BY_HOP_RESPONSE = {h.encode() for h in HOP_BY_HOP - {"content-length"}}
 SMALL_BODY = 64 * 1024  # upstream answers up to this size are relayed in one piece
+SONG_FETCHES = 12  # concurrent getSong calls per sonic answer
 METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 
@@ -151,9 +153,12 @@ class SonicFront:
             return await run_in_threadpool(library.catalog_songs, ids)
         creds = {k: params[k] for k in AUTH_KEYS + CLIENT_KEYS if k in params}
 
+        limit = asyncio.Semaphore(SONG_FETCHES)  # leave the shared pool to the audio streams
+
         async def one(tid: str):
             try:
-                body = await self.call_json("getSong", {**creds, "id": tid}, authorization)
+                async with limit:
+                    body = await self.call_json("getSong", {**creds, "id": tid}, authorization)
             except SubsonicError:
                 return tid, None
             if body.get("status") == "ok" and isinstance(body.get("song"), dict):
@@ -166,6 +171,23 @@ class SonicFront:
         if missing:
             songs.update(await run_in_threadpool(library.catalog_songs, missing))
         return songs
+
+
+class _UpstreamStream(StreamingResponse):
+    """Relays an upstream body chunk by chunk and always closes it, also when the client goes away:
+    Starlette cancels a disconnected response without closing its body iterator, so a ``finally``
+    in a generator would wait for garbage collection while the upstream connection stays open."""
+
+    def __init__(self, upstream: httpx.Response, status_code: int):
+        super().__init__(upstream.aiter_raw(), status_code=status_code)
+        self.upstream = upstream
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.upstream.aclose()
 
 
 class _Refused(SubsonicError):
@@ -293,14 +315,7 @@ def create_app(settings: Settings | None = None, *, library: SonicLibrary | None
             response = Response(content, status_code=upstream.status_code)
         else:  # audio, covers, unknown length: relayed chunk by chunk as it arrives
 
-            async def relay():
-                try:
-                    async for chunk in upstream.aiter_raw():
-                        yield chunk
-                finally:
-                    await upstream.aclose()
-
-            response = StreamingResponse(relay(), status_code=upstream.status_code)
+            response = _UpstreamStream(upstream, status_code=upstream.status_code)
         response.raw_headers = [(k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP_RESPONSE]
         return response
 

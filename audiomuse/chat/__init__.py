@@ -23,7 +23,7 @@ from audiomuse.chat.prompt import (
     build_user_prompt,
     extract_sql,
 )
-from audiomuse.chat.validate import UnsafeSql, validate_sql
+from audiomuse.chat.validate import MAX_SQL_CHARS, UnsafeSql, validate_sql
 from audiomuse.llm import LlmClient, LlmError, make_llm
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,9 @@ def _offline(db, request: str, artists: list[str], timeout_ms: int, index=None) 
         except ChatQueryError as exc:
             return ChatResult(None, [], OFFLINE, error=str(exc), attempts=1, note=plan.describe())
     sql = build_sql(plan, max_rows=MAX_ROWS)
+    while sql and len(sql) > MAX_SQL_CHARS and len(plan.similar) > MAX_ROWS:  # long ids: fewer candidates
+        plan.similar = dict(list(plan.similar.items())[: max(MAX_ROWS, len(plan.similar) * 3 // 4)])
+        sql = build_sql(plan, max_rows=MAX_ROWS)
     if sql is None:
         return ChatResult(None, [], OFFLINE, attempts=1, note=plan.describe(), error=(
             "no mood, genre, tempo, energy or artist words recognised; try e.g. 'calm ambient', "

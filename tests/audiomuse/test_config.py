@@ -52,3 +52,10 @@ def test_invalid_value_error_does_not_echo_input(monkeypatch, tmp_path):
 
 def test_redact_url_hides_password_and_query_secrets():
     assert redact_url("http://u:pw@h/x?u=bob&p=enc:abcd&t=ff") == "http://u:***@h/x?u=bob&p=***&t=***"
+
+
+def test_redact_url_hides_keyword_form_passwords():
+    """libpq's keyword form is a valid DATABASE_URL / SYNC_DATABASE_URL too."""
+    assert redact_url("host=db user=x password=hunter2 dbname=y") == "host=db user=x password=*** dbname=y"
+    assert "s3 cret" not in redact_url("host=db password='s3 cret' dbname=y")
+    assert redact_url("dbname=y") == "dbname=y"

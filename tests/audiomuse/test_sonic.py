@@ -209,3 +209,17 @@ def test_a_dropped_connection_is_reopened(stored):
         assert library.catalog_songs(["sv-001"])["sv-001"]["title"] == "Song 1"
     finally:
         library.close()
+
+
+def test_render_never_echoes_script_and_keeps_xml_well_formed():
+    import xml.dom.minidom
+
+    from audiomuse.sonic import render
+
+    body = {"status": "ok", "song": {"title": "junk\x01tag\x1f"}}
+    text, kind = render(body, "jsonp", "</script><svg onload=alert(1)>//")
+    assert kind == "application/json" and b"script" not in text  # a bad callback is not echoed
+    assert render(body, "jsonp", "cb_1.x")[0].startswith(b"cb_1.x(")
+    xml_text, _ = render(body, "xml")
+    assert xml.dom.minidom.parseString(xml_text).getElementsByTagName("song")[0].getAttribute("title") == \
+        "junk\ufffdtag\ufffd"

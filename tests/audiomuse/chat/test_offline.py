@@ -155,3 +155,18 @@ def test_labels_count_relative_to_the_library(db):
         conn.execute("UPDATE score SET mood_vector = mood_vector || %s WHERE track_id = %s",
                      (Jsonb({"sad": 0.1}), seeded.pop[0]))
     assert chat_playlist(db, None, "sad").item_ids[0] == seeded.pop[0]
+
+
+def test_like_artist_with_long_ids_still_fits_the_validator(db, monkeypatch):
+    """Jellyfin-style 32-hex ids: 100 candidates would not fit the SQL length limit; fewer do."""
+    import audiomuse.chat as chat
+
+    seed_moods(db)
+    long_ids = {f"{i:032x}": round(0.9 - i / 1000, 4) for i in range(100)}
+    plan = parse_request("calm sad songs like Quiet Fields", ["Quiet Fields"])
+    plan.similar = long_ids
+    assert len(build_sql(plan)) > 6000  # what the offline path has to shrink
+    monkeypatch.setattr(chat, "like_artist_scores", lambda *a, **k: dict(long_ids))
+    result = chat_playlist(db, None, "calm sad songs like Quiet Fields")
+    assert result.error is None and result.sql, result
+    assert "CASE item_id" in result.sql and f"'{0:032x}'" in result.sql  # the nearest kept
