@@ -21,17 +21,16 @@ Nothing is sent, and the remote is not even contacted, until the policy is accep
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
+from audiomuse.analysis.track import model_identity
 from audiomuse.config import Settings, redact_url
 from audiomuse.store import Database, connect
 from audiomuse.store import analysis as analysis_store
@@ -99,33 +98,6 @@ def content_key(artist: str, title: str, album: str, duration: float | None) -> 
     if not title_n or duration is None or not np.isfinite(duration) or duration <= 0:
         return None
     return ContentKey(f"{normalise(artist)}|{title_n}|{normalise(album)}", int(round(float(duration))))
-
-
-# --------------------------------------------------------------------------- model identity
-
-
-@lru_cache(maxsize=4)
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def model_identity(patch_hop: int, model_name: str | None = None) -> str:
-    """'<model name>@<weights sha256, 16 hex>/hop<patch hop>' for the configured analyser."""
-    from audiomuse.analysis.musicnn import MODEL_PATH
-    from audiomuse.analysis.track import MODEL_NAME
-
-    name = model_name or MODEL_NAME
-    return f"{name}@{_file_sha256(str(MODEL_PATH))[:16]}/hop{int(patch_hop)}"
-
-
-def _local_model_name() -> str:
-    from audiomuse.analysis.track import MODEL_NAME
-
-    return MODEL_NAME
 
 
 # --------------------------------------------------------------------------- policy
@@ -249,7 +221,6 @@ def sync_collection(
         raise SyncNotConfigured("Collection sync needs SYNC_DATABASE_URL (the remote AudioMuse database).")
 
     model_id = model_identity(settings.patch_hop)
-    model_name = _local_model_name()
     report = SyncReport(direction=direction, remote=redact_url(remote_url), model_id=model_id)
     remote = connect(remote_url, connect_timeout=15, application_name="audiomuse-sync")
     try:
@@ -269,7 +240,7 @@ def sync_collection(
             local.commit()
             for i, (album_id, name, artist) in enumerate(album_rows, 1):
                 result = AlbumSync(album_id, name, artist)
-                _sync_album(local, remote, album_id, result, direction, model_id, model_name)
+                _sync_album(local, remote, album_id, result, direction, model_id)
                 remote.commit()  # the remote first: a local failure then only repeats a pull
                 local.commit()
                 report.albums.append(result)
@@ -290,7 +261,6 @@ def _sync_album(
     result: AlbumSync,
     direction: Direction,
     model_id: str,
-    model_name: str,
 ) -> None:
     tracks = local.execute(
         """SELECT t.id, t.title, t.artist, t.album, t.duration,
@@ -317,8 +287,8 @@ def _sync_album(
         candidates = [r for r in shared if key.matches(r["key"])]
         compatible = [r for r in candidates if r["model_id"] == model_id]
         if analysed:
-            if model != model_name:
-                result.incompatible += 1  # analysed here by another model: never shared
+            if model != model_id:
+                result.incompatible += 1  # analysed here by another model or patch hop: never shared
                 result.skipped += 1
             elif (direction in ("push", "both") and not compatible
                   and not any(map(key.matches, to_push.values()))):
@@ -327,7 +297,7 @@ def _sync_album(
                 result.skipped += 1  # already shared (or a copy of it in this album), or push not asked for
         elif direction in ("pull", "both") and compatible:
             best = min(compatible, key=lambda r: (abs(r["key"].seconds - key.seconds), r["key"].seconds))
-            _pull(local, track_id, best, model_name)
+            _pull(local, track_id, best, model_id)
             result.pulled += 1
         else:
             if candidates and not compatible:
@@ -390,11 +360,11 @@ def _numbers(d: dict | None) -> dict:
     return {str(k): float(v) for k, v in (d or {}).items() if isinstance(v, (int, float))}
 
 
-def _pull(local: psycopg.Connection, track_id: str, row: dict, model_name: str) -> None:
+def _pull(local: psycopg.Connection, track_id: str, row: dict, model_id: str) -> None:
     embedding = row["embedding"]
     vector = embedding.to_numpy() if hasattr(embedding, "to_numpy") else np.asarray(embedding)
     analysis_store.save_track_analysis(
-        local, track_id, embedding=vector.astype(np.float32), n_patches=row["n_patches"], model=model_name,
+        local, track_id, embedding=vector.astype(np.float32), n_patches=row["n_patches"], model=model_id,
         tempo=row["tempo"], key=row["key_name"], scale=row["scale"], energy=row["energy"],
         mood_vector=_numbers(row["mood_vector"]), other_features=_numbers(row["other_features"]),
         signal_features=_numbers(row["signal_features"]),

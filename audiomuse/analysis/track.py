@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from audiomuse.analysis import features as feat
 from audiomuse.analysis.decode import load_audio
-from audiomuse.analysis.musicnn import MSD_TAGS, MusicnnModel, log_mel
+from audiomuse.analysis.musicnn import MODEL_PATH, MSD_TAGS, MusicnnModel, log_mel
 
 SAMPLE_RATE = 16000
 MODEL_NAME = "msd-musicnn-onnx"
+
+
+@lru_cache(maxsize=8)
+def model_identity(patch_hop: int) -> str:
+    """'<model name>@<weights sha256, 16 hex>/hop<patch hop>': stored with every embedding, so
+    embeddings of other weights or another patch hop are never mixed (collection sync checks it)."""
+    digest = hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()
+    return f"{MODEL_NAME}@{digest[:16]}/hop{int(patch_hop)}"
 
 
 @dataclass
@@ -27,6 +37,7 @@ class TrackResult:
     other_features: dict[str, float]
     signal_features: dict[str, float]
     audio_seconds: float
+    model: str = MODEL_NAME  # the analyser's model_identity
 
     @property
     def mood_vector(self) -> dict[str, float]:
@@ -34,7 +45,7 @@ class TrackResult:
 
     def as_row(self) -> dict:
         return dict(
-            embedding=self.embedding, n_patches=self.n_patches, model=MODEL_NAME,
+            embedding=self.embedding, n_patches=self.n_patches, model=self.model,
             tempo=self.tempo, key=self.key, scale=self.scale, energy=self.energy,
             mood_vector=self.mood_vector, other_features=self.other_features,
             signal_features=self.signal_features,
@@ -81,4 +92,5 @@ class TrackAnalyser:
             other_features=feat.other_features(tags, signal),
             signal_features={k: v for k, v in signal.items() if k not in ("key", "scale", "tempo", "energy")},
             audio_seconds=len(y) / SAMPLE_RATE,
+            model=model_identity(self.patch_hop),
         )

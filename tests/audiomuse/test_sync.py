@@ -10,7 +10,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from audiomuse.analysis.track import MODEL_NAME
+from audiomuse.analysis.track import MODEL_NAME, model_identity
 from audiomuse.config import Settings
 from audiomuse.providers.base import Album, Track
 from audiomuse.store import Database
@@ -24,7 +24,6 @@ from audiomuse.sync import (
     SyncPolicyNotAccepted,
     accept_policy,
     content_key,
-    model_identity,
     policy_accepted,
     sync_collection,
     withdraw_policy,
@@ -54,7 +53,10 @@ def _album_rows(owner: str, duration_shift: float = 0.0, title_case=str):
         yield Album(album_id, album, artist, 2008, T0 + timedelta(days=days)), tracks
 
 
-def _analysis(title: str, model: str = MODEL_NAME) -> dict:
+CURRENT = model_identity(187)  # the default PATCH_HOP's identity, as the analyser stores it
+
+
+def _analysis(title: str, model: str = CURRENT) -> dict:
     """A deterministic analysis per song title, so two owners' copies can be compared."""
     rng = np.random.default_rng(int(hashlib.sha1(title.encode()).hexdigest()[:8], 16))
     return dict(
@@ -66,7 +68,7 @@ def _analysis(title: str, model: str = MODEL_NAME) -> dict:
     )
 
 
-def make_library(db: Database, owner: str, *, analysed: bool, model: str = MODEL_NAME, **variant) -> list[str]:
+def make_library(db: Database, owner: str, *, analysed: bool, model: str = CURRENT, **variant) -> list[str]:
     """Catalog the three albums for ``owner``; analysed (synthetic results) or not. Returns track ids."""
     ids = []
     with db.connection() as conn:
@@ -310,7 +312,7 @@ def test_progress_failure_after_an_album_keeps_that_album(db, hub):
 
 
 def test_rows_of_another_patch_hop_are_refused_on_pull(db, hub, other_user):
-    make_library(db, "alice", analysed=True)
+    make_library(db, "alice", analysed=True, model=model_identity(93))
     make_library(other_user, "bob", analysed=False)
     sync_collection(db, hub.url, Settings(sync_accept_policy=True, patch_hop=93), direction="push")
     assert {m for _, _, m in shared_rows(hub)} == {model_identity(93)}
@@ -319,21 +321,30 @@ def test_rows_of_another_patch_hop_are_refused_on_pull(db, hub, other_user):
     assert stored_analysis(other_user) == {}
 
 
-def test_rows_of_another_model_are_never_pushed(db, hub):
-    make_library(db, "alice", analysed=True, model="some-other-model")
+@pytest.mark.parametrize("model", ["some-other-model", MODEL_NAME, model_identity(93)])
+def test_rows_of_another_model_are_never_pushed(db, hub, model):
+    """Another model, rows from before identities were stored, or another patch hop than the one
+    configured now: never labelled with the current identity."""
+    make_library(db, "alice", analysed=True, model=model)
     report = sync_collection(db, hub.url, ACCEPTED, direction="push")
     assert (report.pushed, report.incompatible) == (0, 7)
     assert shared_rows(hub) == []
 
 
-def test_same_content_under_two_models_is_kept_apart(db, hub, other_user):
+def test_same_content_under_two_models_is_kept_apart(db, hub, other_user, pg_admin_url, migrated_template):
     """A hub may hold one song under two identities; each side pulls only its own."""
-    make_library(db, "alice", analysed=True)
+    make_library(db, "alice", analysed=True, model=model_identity(93))
     sync_collection(db, hub.url, Settings(sync_accept_policy=True, patch_hop=93), direction="push")
-    sync_collection(db, hub.url, ACCEPTED, direction="push")
+    name, carol = new_db(pg_admin_url, migrated_template)
+    try:
+        make_library(carol, "carol", analysed=True)
+        sync_collection(carol, hub.url, ACCEPTED, direction="push")
+    finally:
+        drop_database(pg_admin_url, name)
     assert len(shared_rows(hub)) == 14
     make_library(other_user, "bob", analysed=False)
     assert sync_collection(other_user, hub.url, ACCEPTED, direction="pull").pulled == 7
+    assert {r["model"] for r in stored_analysis(other_user).values()} == {CURRENT}
 
 
 # --------------------------------------------------------------------------- privacy
