@@ -46,14 +46,20 @@ def import_umap():
         import umap
 
         return umap
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(path))
     import numba
 
-    numba.config.CACHE_DIR = str(path)  # numba read the variable at its import, which may be earlier
     # the few functions numba cannot cache (dynamic globals) are compiled as before: not worth a warning
     warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=numba.NumbaWarning)
-    with _cache_by_default(numba):
-        import umap
+    # A function's cache location is fixed when it is decorated, so the directory is set only while
+    # umap is imported: not in os.environ, where every child process (Dagster step workers running
+    # librosa's cached functions side by side) would inherit one shared directory and race in it.
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = str(path)
+    try:
+        with _cache_by_default(numba):
+            import umap
+    finally:
+        numba.config.CACHE_DIR = previous
     return umap
 
 

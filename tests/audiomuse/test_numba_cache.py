@@ -12,8 +12,8 @@ BUILD = """
 import numpy as np
 from audiomuse.music_map import project
 coords, method = project(np.random.default_rng(0).standard_normal((300, 200)).astype(np.float32))
-import numba
-print(method, numba.config.CACHE_DIR)
+import os
+print(method, os.environ.get("NUMBA_CACHE_DIR"))  # nothing leaks to child processes
 """
 
 
@@ -29,7 +29,7 @@ def test_umap_jit_is_cached_under_the_data_dir(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env.update(AUDIOMUSE_DATA_DIR=str(tmp_path / "data"), AUDIOMUSE_CONFIG=str(tmp_path / "absent.toml"))
     cache = tmp_path / "data" / "numba-cache"
-    assert _build_map(env) == f"umap {cache}"
+    assert _build_map(env) == "umap None"
     umap_entries = {p.name for p in cache.rglob("*.nbi") if "umap" in str(p)}
     assert len(umap_entries) >= 10, umap_entries  # umap itself marks only one function cache=True
     first = {p: p.stat().st_mtime_ns for p in cache.rglob("*.nbc")}
