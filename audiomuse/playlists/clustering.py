@@ -13,9 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import psycopg
 from psycopg import sql
-from psycopg.adapt import Loader
 from psycopg.types.json import Jsonb
 
 from audiomuse.analysis.features import OTHER_FEATURES
@@ -24,7 +22,7 @@ from audiomuse.clustering.naming import AUTOMATIC_SUFFIX, ai_naming_prompt, clea
 from audiomuse.clustering.search import ClusteringInput, ClusteringParams, RunProgress, SearchResult, run_search
 from audiomuse.providers.base import MediaProvider
 from audiomuse.store import Database
-from audiomuse.store.analysis import _RawVectorLoader
+from audiomuse.store.analysis import RawBinaryLoader, decode_vectors
 from audiomuse.store.artifacts import save_artifact
 
 log = logging.getLogger(__name__)
@@ -46,15 +44,6 @@ class LibraryVectors:
 
 
 SCORE_LABELS = ("tempo", "energy", *MSD_TAGS, *OTHER_FEATURES)
-
-
-class _RawFloat8ArrayLoader(Loader):
-    """PostgreSQL's binary float8[] as is, for numpy to decode a batch of rows at once."""
-
-    format = psycopg.pq.Format.BINARY
-
-    def load(self, data):
-        return bytes(data)
 
 
 def _score_array() -> sql.Composable:
@@ -93,18 +82,15 @@ def load_library(db: Database, batch: int = 10_000) -> LibraryVectors:
            WHERE t.duplicate_of IS NULL ORDER BY t.id"""
     ).format(scores=_score_array())
     with db.connection() as conn, conn.cursor(name="load_library", binary=True, withhold=conn.autocommit) as cur:
-        cur.adapters.register_loader("vector", _RawVectorLoader)
-        cur.adapters.register_loader(FLOAT8_ARRAY_OID, _RawFloat8ArrayLoader)
+        cur.adapters.register_loader("vector", RawBinaryLoader)
+        cur.adapters.register_loader(FLOAT8_ARRAY_OID, RawBinaryLoader)
         cur.itersize = batch
         cur.execute(query)
         while rows := cur.fetchmany(batch):
             ids.extend(r[0] for r in rows)
             titles.extend(r[1] for r in rows)
             artists.extend(r[2] for r in rows)
-            raw = b"".join(r[3] for r in rows)
-            dim = int.from_bytes(raw[:2], "big")
-            wire = np.dtype([("dim", ">u2"), ("unused", ">u2"), ("values", ">f4", (dim,))])
-            emb_parts.append(np.frombuffer(raw, dtype=wire)["values"].astype(np.float32))
+            emb_parts.append(decode_vectors([r[3] for r in rows]))
             score_parts.append(_decode_float8_arrays(b"".join(r[4] for r in rows), len(SCORE_LABELS)))
     if not ids:
         raise ValueError("no analysed tracks yet: analyse some albums first")

@@ -108,13 +108,23 @@ def mark_duplicates(
     return len(rows)
 
 
-class _RawVectorLoader(Loader):
-    """pgvector's binary wire format as is (uint16 dim, uint16 unused, dim big-endian float32)."""
+class RawBinaryLoader(Loader):
+    """A column's binary wire format as bytes, for numpy to decode a whole batch of rows at once
+    (registered per cursor for ``vector`` here and for ``float8[]`` by the clustering load)."""
 
     format = psycopg.pq.Format.BINARY
 
     def load(self, data):
         return bytes(data)
+
+
+def decode_vectors(raw: list[bytes]) -> np.ndarray:
+    """pgvector values in binary format (uint16 dim, uint16 unused, dim big-endian float32 each),
+    as one n x dim float32 array."""
+    data = b"".join(raw)
+    dim = int.from_bytes(data[:2], "big")
+    wire = np.dtype([("dim", ">u2"), ("unused", ">u2"), ("values", ">f4", (dim,))])
+    return np.frombuffer(data, dtype=wire)["values"].astype(np.float32)
 
 
 def load_embeddings(conn: psycopg.Connection, batch: int = 10_000) -> tuple[list[str], np.ndarray]:
@@ -126,15 +136,12 @@ def load_embeddings(conn: psycopg.Connection, batch: int = 10_000) -> tuple[list
     ids, parts = [], []
     # WITH HOLD only in autocommit mode, where there is no transaction for the cursor to live in
     with conn.cursor(name="load_embeddings", binary=True, withhold=conn.autocommit) as cur:
-        cur.adapters.register_loader("vector", _RawVectorLoader)
+        cur.adapters.register_loader("vector", RawBinaryLoader)
         cur.itersize = batch
         cur.execute("SELECT track_id, embedding FROM embedding ORDER BY track_id")
         while rows := cur.fetchmany(batch):
             ids.extend(r[0] for r in rows)
-            raw = b"".join(r[1] for r in rows)
-            dim = int.from_bytes(raw[:2], "big")
-            wire = np.dtype([("dim", ">u2"), ("unused", ">u2"), ("values", ">f4", (dim,))])
-            parts.append(np.frombuffer(raw, dtype=wire)["values"].astype(np.float32))
+            parts.append(decode_vectors([r[1] for r in rows]))
     matrix = np.concatenate(parts) if parts else np.zeros((0, 200), np.float32)
     return ids, matrix
 
