@@ -152,7 +152,7 @@ class AlbumSync:
     pushed: int = 0
     pulled: int = 0
     skipped: int = 0
-    incompatible: int = 0  # remote rows exist only for another model
+    incompatible: int = 0  # rows of another model identity (here or on the remote): not shared
 
 
 @dataclass

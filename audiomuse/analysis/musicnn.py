@@ -43,10 +43,11 @@ def _mel_basis() -> np.ndarray:
     return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, htk=False, norm="slaney").astype(np.float32)
 
 
-@lru_cache(maxsize=1)
-def _window() -> np.ndarray:
-    n = np.arange(N_FFT)
-    return (0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT)).astype(np.float32)  # periodic Hann, as librosa
+@lru_cache(maxsize=4)
+def periodic_hann(n: int) -> np.ndarray:
+    """librosa's default window (scipy's periodic Hann), float32; shared with the features' STFTs."""
+    k = np.arange(n)
+    return (0.5 - 0.5 * np.cos(2 * np.pi * k / n)).astype(np.float32)
 
 
 def log_mel(y: np.ndarray) -> np.ndarray:
@@ -58,7 +59,7 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     frames = np.lib.stride_tricks.as_strided(y, (n_frames, N_FFT), (y.strides[0] * HOP, y.strides[0]), writeable=False)
     out = np.empty((n_frames, N_MELS), np.float32)
     basis_t = _mel_basis().T
-    window = _window()
+    window = periodic_hann(N_FFT)
     for start in range(0, n_frames, 4096):  # blocks keep the spectrum's memory small for long tracks
         spec = scipy.fft.rfft(frames[start : start + 4096] * window, axis=1)
         power = (spec.real**2 + spec.imag**2).astype(np.float32)
@@ -66,15 +67,21 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     return np.log10(1 + 10000 * out)
 
 
-def patches(mel: np.ndarray, hop: int = PATCH_FRAMES) -> np.ndarray:
-    """[N, 187, 96] patches every ``hop`` frames (a tail shorter than a patch is left out, as in
-    musicnn); a track shorter than one patch is zero-padded to one, so every track gets a result."""
+def _patch_grid(mel: np.ndarray, hop: int) -> tuple[np.ndarray, range]:
+    """(mel as float32, zero-padded to one patch when shorter, start frame of every patch): a tail
+    shorter than a patch is left out, as in musicnn, and every track gets at least one patch."""
     if hop < 1:
         raise ValueError(f"patch hop must be >= 1, got {hop}")
+    mel = np.ascontiguousarray(mel, dtype=np.float32)
     if len(mel) < PATCH_FRAMES:
         mel = np.pad(mel, ((0, PATCH_FRAMES - len(mel)), (0, 0)))
-    starts = range(0, len(mel) - PATCH_FRAMES + 1, hop)
-    return np.stack([mel[s : s + PATCH_FRAMES] for s in starts]).astype(np.float32)
+    return mel, range(0, len(mel) - PATCH_FRAMES + 1, hop)
+
+
+def patches(mel: np.ndarray, hop: int = PATCH_FRAMES) -> np.ndarray:
+    """[N, 187, 96] patches every ``hop`` frames (see ``_patch_grid``)."""
+    mel, starts = _patch_grid(mel, hop)
+    return np.stack([mel[s : s + PATCH_FRAMES] for s in starts])
 
 
 class MusicnnModel:
@@ -116,12 +123,7 @@ class MusicnnModel:
 
         Patches are cut one batch at a time and only the running sums are kept, so a 2-hour file
         costs no more memory here than a 3-minute one (the stacked patches would be 2x its mel)."""
-        if hop < 1:
-            raise ValueError(f"patch hop must be >= 1, got {hop}")
-        mel = np.ascontiguousarray(mel, dtype=np.float32)
-        if len(mel) < PATCH_FRAMES:
-            mel = np.pad(mel, ((0, PATCH_FRAMES - len(mel)), (0, 0)))
-        starts = range(0, len(mel) - PATCH_FRAMES + 1, hop)
+        mel, starts = _patch_grid(mel, hop)
         emb_sum, tag_sum = np.zeros(200, np.float64), np.zeros(len(MSD_TAGS), np.float64)
         for i in range(0, len(starts), self.batch_size):
             batch = np.stack([mel[s : s + PATCH_FRAMES] for s in starts[i : i + self.batch_size]])
