@@ -27,24 +27,30 @@ def project(vectors: np.ndarray, seed: int = 42, n_neighbors: int = 15) -> tuple
         return np.zeros((0, 2), np.float32), "empty"
     x = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
     if n < UMAP_MIN_TRACKS:
-        coords, method = _pca_2d(x), "pca"
+        coords, method = pca_2d(x), "pca"
     else:
-        from audiomuse.numba_cache import import_umap
-
-        umap = import_umap()  # slow import (numba, JIT cached on disk); only when needed
-
-        reducer = umap.UMAP(
-            n_components=2, n_neighbors=min(n_neighbors, n - 1), min_dist=0.1, metric="cosine",
-            random_state=seed, low_memory=True, n_jobs=1,
-        )
-        coords, method = reducer.fit_transform(x), "umap"
+        coords, method = umap_2d(x, seed=seed, n_neighbors=n_neighbors), "umap"
     coords = np.asarray(coords, dtype=np.float32)
     coords -= coords.mean(axis=0)
     scale = np.abs(coords).max() or 1.0
     return coords / scale, method
 
 
-def _pca_2d(x: np.ndarray) -> np.ndarray:
+def umap_2d(x: np.ndarray, *, seed: int = 42, n_neighbors: int = 15, n_epochs: int | None = None) -> np.ndarray:
+    """Cosine UMAP to 2-D, single-threaded (``n_epochs`` None: UMAP's own choice); the map and
+    alchemy's view use the same settings. Needs at least UMAP_MIN_TRACKS points to be meaningful."""
+    from audiomuse.numba_cache import import_umap
+
+    umap = import_umap()  # slow import (numba, JIT cached on disk); only when needed
+    reducer = umap.UMAP(
+        n_components=2, n_neighbors=min(n_neighbors, len(x) - 1), min_dist=0.1, metric="cosine",
+        random_state=seed, low_memory=True, n_jobs=1, n_epochs=n_epochs,
+    )
+    return reducer.fit_transform(x)
+
+
+def pca_2d(x: np.ndarray) -> np.ndarray:
+    """The first two principal components of the rows (zeros for fewer than two rows)."""
     centred = x - x.mean(axis=0)
     if len(x) < 2:
         return np.zeros((len(x), 2), np.float32)

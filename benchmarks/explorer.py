@@ -123,13 +123,13 @@ print(json.dumps({"imports_mb": base, "loaded_mb": loaded, "after_tools_mb": now
 
 
 def app_memory(index: SimilarityIndex, meta: dict, x: np.ndarray) -> dict:
-    from audiomuse.music_map import _pca_2d
+    from audiomuse.music_map import pca_2d
 
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "index.amvx").write_bytes(index.to_bytes())
         Path(folder, "meta.pkl").write_bytes(pickle.dumps(meta))
         buf = io.BytesIO()
-        coords = _pca_2d(x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)  # same size as UMAP's
+        coords = pca_2d(x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)  # same size as UMAP's
         np.savez(buf, coords=coords, ids=np.array(json.dumps(list(meta))))
         Path(folder, "map.npz").write_bytes(buf.getvalue())
         out = subprocess.run([sys.executable, "-c", CHILD, folder, str(ROOT)], capture_output=True, text=True,

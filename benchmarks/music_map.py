@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from audiomuse.music_map import _pca_2d, project  # noqa: E402
+from audiomuse.music_map import pca_2d, project  # noqa: E402
 from benchmarks._synthetic import synthetic_embeddings  # noqa: E402
 
 
@@ -42,7 +42,7 @@ def main() -> None:
         coords, method = project(x)
         umap_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        pca = _pca_2d(x / np.linalg.norm(x, axis=1, keepdims=True))
+        pca = pca_2d(x / np.linalg.norm(x, axis=1, keepdims=True))
         pca_s = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"{n:>7} {umap_s:>7.1f} {pca_s:>6.2f} {neighbour_agreement(coords, labels):>13.3f} "

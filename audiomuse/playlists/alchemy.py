@@ -17,6 +17,7 @@ import numpy as np
 
 from audiomuse.index.similar import similar_by_vector
 from audiomuse.index.voyager_index import SimilarityIndex
+from audiomuse.music_map import UMAP_MIN_TRACKS, pca_2d, umap_2d
 from audiomuse.playlists.vectors import unit, weighted_centroid
 
 
@@ -87,7 +88,6 @@ def _choose(kept: list[tuple[str, float]], n: int, temperature: float, seed: int
 # projection of the alchemy set, tried in the spec's preference order, fitted into the map's frame.
 
 PROJECTION_ORDER = ("aligned", "discriminant", "umap", "pca")
-_UMAP_MIN_POINTS = 64  # as the music map: below this UMAP's neighbourhood graph is too thin
 
 
 @dataclass
@@ -190,26 +190,16 @@ def _main_direction(m: np.ndarray) -> np.ndarray:
 
 
 def _umap(x, labels, add_c, sub_c):
-    if len(x) < _UMAP_MIN_POINTS:
+    if len(x) < UMAP_MIN_TRACKS:  # as the music map: below this UMAP's neighbourhood graph is too thin
         return None
     try:
-        from audiomuse.numba_cache import import_umap
-
-        umap = import_umap()  # slow first import (numba; its JIT cached on disk)
+        return umap_2d(x.astype(np.float32), n_epochs=200)  # 500 by default for small sets
     except ImportError:
         return None
-    reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(x) - 1), min_dist=0.1, metric="cosine",
-                        n_epochs=200, random_state=42, n_jobs=1)  # 500 by default for small sets
-    return reducer.fit_transform(x.astype(np.float32))
 
 
 def _pca(x, labels, add_c, sub_c):
-    if len(x) < 2:
-        return np.zeros((len(x), 2))
-    centred = x - x.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    out = centred @ vt[:2].T
-    return out if out.shape[1] == 2 else np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
+    return pca_2d(x)
 
 
 _PROJECTIONS = {"aligned": _aligned, "discriminant": _discriminant, "umap": _umap, "pca": _pca}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from audiomuse.index import SimilarityIndex
-from audiomuse.music_map import _pca_2d
+from audiomuse.music_map import pca_2d
 from audiomuse.playlists.alchemy import PROJECTION_ORDER, alchemy_view, local_projection, song_alchemy
 from audiomuse.playlists.vectors import unit
 
@@ -23,7 +23,7 @@ def library():
             meta[tid] = {"title": tid, "artist": f"{name}-{i % 10}", "album": name, "song_key": f"{name}|{tid}",
                          "canonical": tid, "duration": 200.0}
     vecs = np.array(vecs, np.float32)
-    coords = _pca_2d(unit(vecs).astype(np.float64))
+    coords = pca_2d(unit(vecs).astype(np.float64))
     stored = {t: (float(coords[i, 0]), float(coords[i, 1])) for i, t in enumerate(ids)}
     return SimilarityIndex.build(ids, vecs), meta, stored
 
