@@ -1,20 +1,9 @@
 """Every page, run with Streamlit's AppTest against a real (seeded) PostgreSQL."""
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[2] / "audiomuse_app" / "app.py")
-
-
-def _open(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    if page:
-        at.switch_page(f"pages/{page}.py")
-        at.run()
-    assert not at.exception, at.exception
-    return at
+from tests.audiomuse_app.apptest import APP
+from tests.audiomuse_app.apptest import open_page as _open
 
 
 def _text(at: AppTest) -> str:

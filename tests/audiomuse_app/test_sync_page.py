@@ -1,15 +1,12 @@
 """The Collection sync page against real PostgreSQL: the app's database and a remote hub."""
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from audiomuse.config import get_settings
 from audiomuse.sync import policy_acceptance
 from tests.audiomuse.test_sync import hub, make_library, shared_rows, with_password  # noqa: F401 - hub is a fixture
-
-APP = str(Path(__file__).resolve().parents[2] / "audiomuse_app" / "app.py")
+from tests.audiomuse_app.apptest import open_page
 
 
 @pytest.fixture
@@ -23,12 +20,7 @@ def sync_app(app_db, hub, monkeypatch):  # noqa: F811
 
 
 def _open() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/sync.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("sync")
 
 
 def _text(at: AppTest) -> str:
