@@ -26,6 +26,9 @@ OUTPUT_TAGS = "model/Sigmoid"
 OUTPUT_EMBEDDING = "model/dense/BiasAdd"
 PATCH_FRAMES, N_MELS = 187, 96
 BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
+# onnxruntime pools in its blocked (NCHWc) layout only when the channels fill whole blocks: 16 with
+# AVX-512, 8 with AVX2
+CHANNEL_BLOCK = 16
 
 
 def checkpoint_prefix() -> str:
@@ -46,8 +49,17 @@ def read_weights() -> dict[str, np.ndarray]:
     }
 
 
-def build_graph(weights: dict[str, np.ndarray]):
-    """The MSD_musicnn forward pass (inference mode) as a frozen tf.Graph."""
+def _suffix(i: int) -> str:
+    """The checkpoint's layer numbering: ``conv2d``, ``conv2d_1``, ..."""
+    return "" if i == 0 else f"_{i}"
+
+
+def build_graph(weights: dict[str, np.ndarray], pool_first: bool = False):
+    """The MSD_musicnn forward pass (inference mode) as a frozen tf.Graph.
+
+    ``pool_first=False`` is musicnn's layer order: the reference, and the ``.pb`` for Essentia.
+    ``pool_first=True`` is the graph converted to ONNX: the same function with each front-end block
+    pooled before its batch norm (``pooled_front_block``), 1.35x less CPU per patch in onnxruntime."""
     import tensorflow as tf
 
     tf1 = tf.compat.v1
@@ -57,18 +69,23 @@ def build_graph(weights: dict[str, np.ndarray]):
         return tf.constant(weights[name])
 
     def bn(x, i):
-        prefix = "batch_normalization" + ("" if i == 0 else f"_{i}")
+        prefix = "batch_normalization" + _suffix(i)
         mean, var = const(f"{prefix}/moving_mean"), const(f"{prefix}/moving_variance")
         gamma, beta = const(f"{prefix}/gamma"), const(f"{prefix}/beta")
         return tf.nn.batch_normalization(x, mean, var, beta, gamma, BN_EPSILON)
 
     def conv(x, i, padding):
-        prefix = "conv2d" + ("" if i == 0 else f"_{i}")
+        prefix = "conv2d" + _suffix(i)
         y = tf.nn.conv2d(x, const(f"{prefix}/kernel"), strides=[1, 1, 1, 1], padding=padding)
         return tf.nn.relu(tf.nn.bias_add(y, const(f"{prefix}/bias")))
 
     def pool_freq(x):
         return tf.squeeze(tf.reduce_max(x, axis=2, keepdims=True), [2])
+
+    def front_block(x, i, padding):
+        if pool_first:
+            return pooled_front_block(x, weights, i, padding)
+        return pool_freq(bn(conv(x, i, padding), i + 1))
 
     def pad_time(x):
         return tf.pad(x, [[0, 0], [3, 3], [0, 0], [0, 0]])
@@ -78,11 +95,11 @@ def build_graph(weights: dict[str, np.ndarray]):
         # front end: timbral (7x38, 7x67 over frequency) and temporal (128/64/32 x 1) filters
         norm = bn(tf.expand_dims(x, 3), 0)
         padded = pad_time(norm)
-        f74 = pool_freq(bn(conv(padded, 0, "VALID"), 1))
-        f77 = pool_freq(bn(conv(padded, 1, "VALID"), 2))
-        s1 = pool_freq(bn(conv(norm, 2, "SAME"), 3))
-        s2 = pool_freq(bn(conv(norm, 3, "SAME"), 4))
-        s3 = pool_freq(bn(conv(norm, 4, "SAME"), 5))
+        f74 = front_block(padded, 0, "VALID")
+        f77 = front_block(padded, 1, "VALID")
+        s1 = front_block(norm, 2, "SAME")
+        s2 = front_block(norm, 3, "SAME")
+        s3 = front_block(norm, 4, "SAME")
         front = tf.expand_dims(tf.concat([f74, f77, s1, s2, s3], 2), 3)  # [N, T, 561, 1]
         # mid end: three 7-frame convolutions with residual connections
         c1 = tf.transpose(bn(conv(pad_time(front), 5, "VALID"), 6), [0, 1, 3, 2])
@@ -98,6 +115,33 @@ def build_graph(weights: dict[str, np.ndarray]):
         logits = tf.nn.bias_add(tf.matmul(hidden, const("dense_1/kernel")), const("dense_1/bias"))
         tf.nn.sigmoid(logits, name="Sigmoid")
     return graph
+
+
+def pooled_front_block(x, weights: dict[str, np.ndarray], i: int, padding: str):
+    """Front-end block ``i``, ``max_f(bn(relu(conv(x))))``, as ``a * relu(s * max_f(conv_s(x))) + b``.
+
+    The batch norm is ``a * z + b`` per channel. Where ``a > 0`` it is monotonic, so it commutes
+    with the max; where ``a < 0`` the max of the norm is the norm of the min, and the min of a
+    convolution is minus the max of the convolution with negated weights (``conv_s``, ``s`` the
+    sign of ``a``); ReLU is monotonic too. Rounding is monotonic and negation exact, so this holds
+    in float32 as well. The norm and the ReLU then touch [T, C] values instead of [T, F, C].
+    The max is a MaxPool, not a ReduceMax, and the convolution gets zero filters up to a multiple
+    of ``CHANNEL_BLOCK`` (sliced off after the pool): so onnxruntime pools in its blocked layout
+    and never reorders the full [T, F, C] map."""
+    import tensorflow as tf
+
+    conv, norm = "conv2d" + _suffix(i), "batch_normalization" + _suffix(i + 1)
+    scale = weights[f"{norm}/gamma"] / np.sqrt(weights[f"{norm}/moving_variance"] + BN_EPSILON)
+    shift = weights[f"{norm}/beta"] - weights[f"{norm}/moving_mean"] * scale
+    sign = np.where(scale < 0, -1, 1).astype(np.float32)
+    channels = len(sign)
+    extra = -channels % CHANNEL_BLOCK
+    kernel = np.pad(weights[f"{conv}/kernel"] * sign, [(0, 0)] * 3 + [(0, extra)])
+    bias = np.pad(weights[f"{conv}/bias"] * sign, (0, extra))
+    z = tf.nn.bias_add(tf.nn.conv2d(x, tf.constant(kernel), strides=[1, 1, 1, 1], padding=padding), tf.constant(bias))
+    freq = int(z.shape[2])
+    peak = tf.squeeze(tf.nn.max_pool2d(z, [1, 1, freq, 1], [1, 1, freq, 1], "VALID"), [2])[:, :, :channels]
+    return tf.nn.relu(peak * sign) * scale.astype(np.float32) + shift.astype(np.float32)
 
 
 def run_graph(graph, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,13 +177,13 @@ def convert(out_dir: Path, keep_pb: bool = True) -> Path:
     """Write msd-musicnn.onnx (and the frozen msd-musicnn.pb) into ``out_dir``; return the ONNX path."""
     import tf2onnx
 
-    graph = build_graph(read_weights())
-    graph_def = graph.as_graph_def()
+    weights = read_weights()
     out_dir.mkdir(parents=True, exist_ok=True)
     if keep_pb:  # deterministic: node attributes are protobuf maps, unordered otherwise
-        (out_dir / "msd-musicnn.pb").write_bytes(graph_def.SerializeToString(deterministic=True))
+        pb = build_graph(weights).as_graph_def().SerializeToString(deterministic=True)
+        (out_dir / "msd-musicnn.pb").write_bytes(pb)
     model, _ = tf2onnx.convert.from_graph_def(
-        graph_def, input_names=[f"{INPUT}:0"], output_names=[f"{OUTPUT_TAGS}:0", f"{OUTPUT_EMBEDDING}:0"],
+        build_graph(weights, pool_first=True).as_graph_def(), input_names=[f"{INPUT}:0"], output_names=[f"{OUTPUT_TAGS}:0", f"{OUTPUT_EMBEDDING}:0"],
         opset=17,
     )
     # tf2onnx's node order (and so the file's bytes) varies between runs; the numbers do not.
