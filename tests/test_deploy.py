@@ -49,14 +49,29 @@ def _check_policies(instance, analysis_limit: int):
     from audiomuse_pipelines.defs.library import LIBRARY_TAGS
 
     assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
-    limits = {(l["key"], l["value"]): l["limit"]
-              for l in instance.get_concurrency_config().run_queue_config.tag_concurrency_limits}
+    tag_limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    limits = {(l["key"], l["value"]): l["limit"] for l in tag_limits if isinstance(l["value"], str)}
     assert limits == {next(iter(ANALYSIS_TAGS.items())): analysis_limit, next(iter(LIBRARY_TAGS.items())): 1}
+    _check_one_run_per_album(tag_limits)
     assert instance.get_concurrency_config().pool_config.default_pool_limit == analysis_limit
     assert instance.run_monitoring_enabled and instance.run_retries_enabled
     assert instance.run_retries_max_retries == 1
     assert instance.run_retries_retry_on_asset_or_op_failure is False  # step retries handle those
     assert instance.get_runs() == []  # the storage really is connected and migrated
+
+
+def _check_one_run_per_album(tag_limits) -> None:
+    """Dagster's own queue counter with these limits: while an album's run is in progress, a second
+    run of that album waits in the queue; other albums' runs do not."""
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster._utils.tags import TagConcurrencyLimitsCounter
+
+    def run(album):
+        return DagsterRun(job_name="__ASSET_JOB", tags={"dagster/partition": album, "dagster/backfill": "b1"})
+
+    counter = TagConcurrencyLimitsCounter(list(tag_limits), [run("album-1")])
+    assert counter.is_blocked(run("album-1"))
+    assert not counter.is_blocked(run("album-2"))
 
 
 def test_dev_instance_loads_from_dagster_pg_url(tmp_path, monkeypatch, pg_admin_url):
@@ -110,9 +125,10 @@ def test_runs_carry_the_tags_the_limits_count():
     assert analyse_album_job.tags == ANALYSIS_TAGS
     assert library_automation.run_tags == LIBRARY_TAGS
     for path in (ROOT / "dagster.yaml", DOCKER / "dagster.yaml"):
-        runs = _load_yaml(path)["concurrency"]["runs"]
-        assert {(l["key"], l["value"]) for l in runs["tag_concurrency_limits"]} == {*ANALYSIS_TAGS.items(),
-                                                                                    *LIBRARY_TAGS.items()}
+        tag_limits = _load_yaml(path)["concurrency"]["runs"]["tag_concurrency_limits"]
+        assert {(l["key"], l["value"]) for l in tag_limits if isinstance(l["value"], str)} == {
+            *ANALYSIS_TAGS.items(), *LIBRARY_TAGS.items()}
+        _check_one_run_per_album(tag_limits)
     assert track_analysis.op.pool == "analysis"
     assert isinstance(track_analysis.op.retry_policy, dg.RetryPolicy)
     assert track_analysis.op.retry_policy.max_retries >= 2
@@ -238,8 +254,10 @@ def test_helm_values_use_chart_keys_and_the_real_code_location():
     assert values["postgresql"]["enabled"] is False and "postgresqlPassword" not in values["postgresql"]
     coordinator = values["dagsterDaemon"]["runCoordinator"]
     assert coordinator["type"] == "QueuedRunCoordinator"
-    limits = {(l["key"], str(l["value"])) for l in coordinator["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]}
-    assert limits == {*ANALYSIS_TAGS.items(), *LIBRARY_TAGS.items()}
+    tag_limits = coordinator["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
+    assert {(l["key"], l["value"]) for l in tag_limits if isinstance(l["value"], str)} == {
+        *ANALYSIS_TAGS.items(), *LIBRARY_TAGS.items()}
+    _check_one_run_per_album(tag_limits)  # the chart passes these to the same counter
     assert values["concurrency"]["enabled"] and values["concurrency"]["pools"]["defaultLimit"] >= 2
     assert values["dagsterDaemon"]["runRetries"]["enabled"] and values["dagsterDaemon"]["runMonitoring"]["enabled"]
     env_names = {e["name"] for e in deployment["env"]}
