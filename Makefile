@@ -10,7 +10,7 @@ export AUDIOMUSE_CACHE := $(CACHE)
 SAMPLES_SMALL := $(CACHE)/sample-library-small
 PYTEST_ARGS ?=
 
-.PHONY: help venv sysdeps samples samples-small convert-venv run test test-fast browser-check bench scale-bench clean
+.PHONY: help venv sysdeps samples samples-small convert-venv run test test-fast browser-deps browser-check bench scale-bench clean
 help:
 	@echo "make run        install, build the sample library, start the database, materialise, serve"
 	@echo "                Dagster UI http://localhost:3000 and the explorer http://localhost:8501"
@@ -46,17 +46,19 @@ run: venv samples-small
 	  export MUSIC_DIR=$(SAMPLES_SMALL); fi; \
 	$(BIN)/python -m audiomuse.launcher
 
-test: venv samples samples-small convert-venv
+test: venv samples samples-small convert-venv browser-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
+# Debian's chromium for the explorer's browser test (skipped, with a message, where it cannot be had).
+browser-deps:
+	@bash scripts/install_system_deps.sh --browser || echo "the browser test will be skipped"
+
 # Every explorer page in headless Chromium (Debian's package); screenshots in $(CACHE)/screenshots.
 browser-check: venv
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -q chromium || \
-	  { apt-get update -q && apt-get install -y -q chromium; }; } >/dev/null; } || \
-	  { echo "Need chromium (as root: apt-get install chromium)"; exit 1; }
+	@bash scripts/install_system_deps.sh --browser
 	$(BIN)/python -m pytest tests/audiomuse_app/test_browser.py -q $(PYTEST_ARGS)
 
 bench: venv samples

@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # System tools the project needs: openmpt123 (renders tracker music for the sample library),
-# ffmpeg (decodes what libsndfile cannot: m4a/aac, wma...), sox (handy for audio checks).
-# Idempotent: does nothing when all are present.
+# ffmpeg (decodes what libsndfile cannot: m4a/aac, wma...), sox (handy for audio checks); with
+# --browser also Debian's chromium, which the explorer's browser test drives (make test,
+# make browser-check). Idempotent: does nothing when all are present. Downloaded packages are kept
+# under $AUDIOMUSE_CACHE/debs/apt, so a machine that keeps ~/.cache installs them offline next time.
 set -euo pipefail
+tools=(openmpt123 ffmpeg sox)
+pkgs=(openmpt123 ffmpeg sox libsox-fmt-all)
+if [[ ${1:-} == --browser ]]; then
+  tools+=(chromium)
+  pkgs+=(chromium)
+fi
 need=()
-for tool in openmpt123 ffmpeg sox; do
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 ((${#need[@]} == 0)) && exit 0
-pkgs=(openmpt123 ffmpeg sox libsox-fmt-all)
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${pkgs[*]} (missing: ${need[*]})"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  archives="${AUDIOMUSE_CACHE:-$HOME/.cache/audiomuse}/debs/apt"
+  mkdir -p "$archives/partial"
+  install() { apt-get install -y -qq --no-install-recommends -o Dir::Cache::archives="$archives" "${pkgs[@]}" >/dev/null; }
+  install 2>/dev/null || { apt-get update -qq && install; }
   exit 0
 fi
 echo "Missing system tools: ${need[*]}." >&2
