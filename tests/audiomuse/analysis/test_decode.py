@@ -5,6 +5,7 @@ signal); a file with nothing decodable raises DecodeError("<name>: <reason>").
 """
 
 import json
+import logging
 import shutil
 import subprocess
 import sys
@@ -118,6 +119,52 @@ def test_nan_in_float_wav_gives_finite_audio(tmp_path):
     sf.write(str(path), y, 16000, subtype="FLOAT")
     got = load_audio(path)
     assert len(got) == len(y) and np.isfinite(got).all()
+
+
+def _rms(y: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
+
+
+def _inverted(tmp_path: Path, y: np.ndarray, right: float = -1.0) -> Path:
+    return write_wav(tmp_path / f"stereo{right}.wav", np.stack([y, right * y], axis=1), sr=44100)
+
+
+def test_stereo_whose_channels_cancel_is_decoded_as_left_minus_right(source, tmp_path, caplog):
+    """One channel polarity-inverted: the average is silence (what librosa.load gives); load_audio
+    notices, warns and decodes (L - R) / 2 instead, which is the left channel here."""
+    _, y = source
+    path = _inverted(tmp_path, y)
+    assert _rms(librosa_load(path)) < 1e-4  # 16-bit rounding leaves -90 dB
+    with caplog.at_level(logging.WARNING, logger="audiomuse.analysis.decode"):
+        got = load_audio(path)
+    assert "polarity-inverted" in caplog.text and path.name in caplog.text
+    assert np.abs(got - load_audio(write_wav(tmp_path / "left.wav", y, sr=44100))).max() < 1e-4
+
+
+@needs_ffmpeg
+def test_ffmpeg_route_notices_cancelling_channels_too(source, tmp_path):
+    _, y = source
+    m4a = tmp_path / "inverted.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(_inverted(tmp_path, y)), *FORMATS["m4a"], str(m4a)],
+                   check=True)
+    got, left = load_audio(m4a), load_audio(write_wav(tmp_path / "left.wav", y, sr=44100))
+    assert aligned_corr(got, left) > 0.999
+    assert _rms(got) > 0.5 * _rms(left)
+
+
+@pytest.mark.parametrize("right", [-0.5, "noise"])
+def test_partly_cancelling_and_wide_stereo_are_averaged_as_librosa_does(right, source, tmp_path, caplog):
+    """Only a mix that keeps under 1% of the energy counts as cancelled: R = -L/2 keeps 6%,
+    uncorrelated channels keep 50%."""
+    _, y = source
+    if right == "noise":
+        path = write_wav(tmp_path / "wide.wav", np.stack([y, noise(len(y) / 44100, sr=44100, amp=0.3)], 1), 44100)
+    else:
+        path = _inverted(tmp_path, y, right)
+    with caplog.at_level(logging.WARNING, logger="audiomuse.analysis.decode"):
+        got = load_audio(path)
+    assert "polarity" not in caplog.text
+    assert np.abs(got - librosa_load(path)).max() < 1e-6
 
 
 @needs_ffmpeg
@@ -263,6 +310,18 @@ def _real_tracks(sample_library, n=10):
         pytest.skip(f"sample library at {sample_library} has {len(paths)} of its manifest's files (being rebuilt?)")
     step = len(paths) // n
     return paths[::step][:n]
+
+
+@pytest.mark.slow
+def test_real_track_with_an_inverted_channel_is_not_analysed_as_silence(sample_library):
+    """Pingus' "Rough Journey" has one channel polarity-inverted: its channel average is exact
+    silence, which is what the spec's loader would hand the model."""
+    tracks = json.loads((sample_library / "manifest.json").read_text())["tracks"]
+    found = [sample_library / t["path"] for t in tracks if t["title"] == "Rough Journey"]
+    if not found:
+        pytest.skip("the sample library has no Pingus 'Rough Journey'")
+    assert _rms(librosa_load(found[0])) < 1e-4  # below -80 dBFS
+    assert _rms(load_audio(found[0])) > 0.03  # its channels are at -23 dBFS
 
 
 @pytest.mark.slow
