@@ -5,9 +5,8 @@ trade-off (187 vs 93 frames) and, in the same run, Essentia (essentia-tensorflow
 one TF thread) at the same hop with its default batch size 64 and with batch size 1, plus the
 embedding cosine when both get the same 16 kHz audio.
 
-Essentia is installed only for this benchmark, in its own venv:
-  uv venv ~/.cache/audiomuse/essentia-venv && uv pip install --python ~/.cache/audiomuse/essentia-venv/bin/python \\
-      --prerelease allow essentia-tensorflow numpy
+Essentia is installed only for this benchmark, in its own venv: `make essentia-venv`
+(scripts/essentia-venv.sh; `make bench` does it), under ~/.cache/audiomuse/essentia-venv.
 Usage: python benchmarks/analysis.py [--tracks 30]
 """
 
@@ -144,7 +143,7 @@ def main() -> None:
         for batch in (64, 1):
             e = essentia(npys, 187, batch, "npy")
             if e is None:
-                print("Essentia: not installed (see the docstring), skipped")
+                print("Essentia: not installed (make essentia-venv), skipped")
                 break
             model_cpu = e["cpu_s"] - e["decode_cpu_s"]
             ours_model = parts["model"] + parts["features"]
