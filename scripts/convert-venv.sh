@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
 # The model-conversion venv: TensorFlow + tf2onnx + musicnn (the weights), kept out of the runtime
 # venv because only the converter and its parity test need TensorFlow (about 1.9 GB).
-# Idempotent: a stamp holding the requirement list makes a second run exit at once (importing
-# TensorFlow to check would take ~10-30 s); a changed list rebuilds into the same place.
 set -euo pipefail
-CACHE=${AUDIOMUSE_CACHE:-$HOME/.cache/audiomuse}
+source "$(dirname "$0")/cached-venv.sh"
 VENV=$CACHE/convert-venv
-STAMP=$VENV/.audiomuse-requirements
 # numpy/onnx/protobuf pinned to the set the committed model was converted and checked with.
 REQS="tensorflow-cpu==2.21.0 tf2onnx==1.17.0 onnxruntime==1.32.0 onnx==1.23.2 protobuf==7.36.2 \
 numpy==2.4.6 librosa==0.11.0 soundfile==0.14.0 soxr==1.1.0"
@@ -15,17 +12,11 @@ numpy==2.4.6 librosa==0.11.0 soundfile==0.14.0 soxr==1.1.0"
 NODEPS="musicnn==0.1.0 tf-keras==2.21.0"
 WANT="$REQS | --no-deps $NODEPS"
 
-if [[ -x $VENV/bin/python && -f $STAMP && "$(cat "$STAMP")" == "$WANT" ]]; then
-  exit 0
-fi
-export UV_CACHE_DIR=${UV_CACHE_DIR:-$CACHE/uv}
-command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-echo "creating the model-conversion venv in $VENV (TensorFlow, about 1.9 GB, cached)"
-rm -f "$STAMP"
-uv venv --quiet --allow-existing --python python3.11 "$VENV"
+venv_is_current "$VENV" "$WANT" && exit 0
+venv_create "$VENV" "the model-conversion venv (TensorFlow, about 1.9 GB)"
 # shellcheck disable=SC2086  # the lists are meant to split into arguments
 uv pip install --quiet --python "$VENV/bin/python" $REQS
 # shellcheck disable=SC2086
 uv pip install --quiet --python "$VENV/bin/python" --no-deps $NODEPS
 "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ('tensorflow', 'tf2onnx', 'musicnn', 'tf_keras')))"
-printf '%s' "$WANT" >"$STAMP"
+venv_done "$VENV" "$WANT"
