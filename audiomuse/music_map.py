@@ -84,19 +84,30 @@ def _spaced(items: np.ndarray, count: int) -> np.ndarray:
 
 
 def save_map(db: Database, track_ids: list[str], coords: np.ndarray, meta: dict) -> str:
-    buf = io.BytesIO()
-    np.savez(buf, coords=coords.astype(np.float32), ids=np.array(json.dumps(track_ids)))
+    """Store the map with each track's top mood, read here, in the background build: reading 100k
+    mood vectors costs seconds, which the first map view would otherwise spend."""
     with db.connection() as conn:
+        moods = _top_moods(conn, track_ids)
+        buf = io.BytesIO()
+        np.savez(buf, coords=coords.astype(np.float32), ids=np.array(json.dumps(track_ids)),
+                 moods=np.array(json.dumps([moods.get(t, UNKNOWN_MOOD) for t in track_ids])))
         return save_artifact(conn, MAP_ARTIFACT, buf.getvalue(), {**meta, "tracks": len(track_ids)})
 
 
 def load_map(db: Database) -> tuple[list[str], np.ndarray, dict] | None:
+    loaded = _load_map_arrays(db)
+    return None if loaded is None else loaded[:3]
+
+
+def _load_map_arrays(db: Database) -> tuple[list[str], np.ndarray, dict, list[str] | None] | None:
+    """(ids, coords, meta, top moods, or None for a map stored before moods were kept with it)."""
     with db.connection() as conn:
         stored = load_artifact(conn, MAP_ARTIFACT)
     if stored is None or stored[0] is None:
         return None
     data = np.load(io.BytesIO(stored[0]))
-    return json.loads(str(data["ids"])), data["coords"], stored[1]
+    moods = json.loads(str(data["moods"])) if "moods" in data.files else None
+    return json.loads(str(data["ids"])), data["coords"], stored[1], moods
 
 
 def map_positions(db: Database) -> dict[str, tuple[float, float]] | None:
@@ -125,15 +136,23 @@ def map_points(db: Database, percent: int = 100) -> list[dict]:
     return points
 
 
+UNKNOWN_MOOD = "unknown"
 # The strongest tag, ties broken in jsonb's key order (as max() over the decoded dict would).
 _TOP_MOOD = """(SELECT m.key FROM jsonb_each(s.mood_vector) m
                 ORDER BY m.value::float8 DESC, length(m.key), m.key COLLATE "C" LIMIT 1)"""
+
+
+def _top_moods(conn, track_ids: list[str] | None = None) -> dict[str, str]:
+    """Track id -> its strongest tag, for ``track_ids`` (all analysed tracks when None)."""
+    where, params = ("WHERE s.track_id = ANY(%s)", (list(track_ids),)) if track_ids is not None else ("", ())
+    rows = conn.execute(f"SELECT s.track_id, {_TOP_MOOD} FROM score s {where}", params).fetchall()
+    return {tid: mood for tid, mood in rows if mood is not None}
 _points_cache: dict[str, tuple[tuple, list[str], np.ndarray, dict]] = {}  # db url -> (key, ids, coords, info)
 
 
 def _map_with_track_info(db: Database) -> tuple[list[str], np.ndarray, dict] | None:
     """(ids, coords, id -> (title, artist, top mood)), kept per process until the map is rebuilt or
-    the catalog changes: reading 100k mood vectors costs seconds, the two freshness checks ~20 ms."""
+    the catalog changes (the two freshness checks cost ~20 ms). Top moods come with the map."""
     with db.connection() as conn:
         stored = artifact_info(conn, MAP_ARTIFACT)
         if stored is None or stored[0] is None:
@@ -142,13 +161,13 @@ def _map_with_track_info(db: Database) -> tuple[list[str], np.ndarray, dict] | N
     cached = _points_cache.get(db.url)
     if cached is not None and cached[0] == key:
         return cached[1:]
-    loaded = load_map(db)
+    loaded = _load_map_arrays(db)
     if loaded is None:
         return None
+    ids, coords, _, moods = loaded
     with db.connection() as conn:
-        rows = conn.execute(
-            f"SELECT t.id, t.title, t.artist, {_TOP_MOOD} FROM tracks t LEFT JOIN score s ON s.track_id = t.id"
-        ).fetchall()
-    info = {r[0]: (r[1], r[2], r[3] or "unknown") for r in rows}
-    _points_cache[db.url] = (key, loaded[0], loaded[1], info)
-    return loaded[0], loaded[1], info
+        rows = conn.execute("SELECT id, title, artist FROM tracks").fetchall()
+        top = dict(zip(ids, moods)) if moods is not None else _top_moods(conn)
+    info = {tid: (title, artist, top.get(tid, UNKNOWN_MOOD)) for tid, title, artist in rows}
+    _points_cache[db.url] = (key, ids, coords, info)
+    return ids, coords, info

@@ -47,3 +47,20 @@ def test_a_rebuilt_map_or_a_catalog_change_is_seen_by_the_next_call(db):
     with db.connection() as conn:
         conn.execute("DELETE FROM tracks WHERE id = 't2'")
     assert list(_points(db)) == ["t1"]  # removed from the library since the map was built
+
+
+def test_top_moods_are_stored_with_the_map_and_older_maps_still_show_them(db):
+    import io
+    import json
+
+    from audiomuse.music_map import MAP_ARTIFACT, _load_map_arrays
+    from audiomuse.store.artifacts import save_artifact
+
+    _library(db, {"t1": {"rock": 0.9}, "t2": {"jazz": 0.8}})
+    save_map(db, ["t1", "t2", "t9"], np.zeros((3, 2), np.float32), {"method": "test"})  # t9: not analysed
+    assert _load_map_arrays(db)[3] == ["rock", "jazz", "unknown"]  # read once, by the build
+    buf = io.BytesIO()  # a map stored before the moods were kept with it
+    np.savez(buf, coords=np.ones((2, 2), np.float32), ids=np.array(json.dumps(["t1", "t2"])))
+    with db.connection() as conn:
+        save_artifact(conn, MAP_ARTIFACT, buf.getvalue(), {"method": "old"})
+    assert {t: p["top_mood"] for t, p in _points(db).items()} == {"t1": "rock", "t2": "jazz"}
