@@ -183,8 +183,8 @@ def convert(out_dir: Path, keep_pb: bool = True) -> Path:
         pb = build_graph(weights).as_graph_def().SerializeToString(deterministic=True)
         (out_dir / "msd-musicnn.pb").write_bytes(pb)
     model, _ = tf2onnx.convert.from_graph_def(
-        build_graph(weights, pool_first=True).as_graph_def(), input_names=[f"{INPUT}:0"], output_names=[f"{OUTPUT_TAGS}:0", f"{OUTPUT_EMBEDDING}:0"],
-        opset=17,
+        build_graph(weights, pool_first=True).as_graph_def(), input_names=[f"{INPUT}:0"],
+        output_names=[f"{OUTPUT_TAGS}:0", f"{OUTPUT_EMBEDDING}:0"], opset=17,
     )
     # tf2onnx's node order (and so the file's bytes) varies between runs; the numbers do not.
     path = out_dir / "msd-musicnn.onnx"
