@@ -104,51 +104,45 @@ def stored(db):
     return db, vectors
 
 
+@pytest.fixture
+def library(stored):
+    """A SonicLibrary over ``stored`` that checks the index's checksum on every call."""
+    lib = SonicLibrary(stored[0], check_interval=0)
+    yield lib
+    lib.close()
+
+
 def _brute_nearest(vectors: np.ndarray, i: int, k: int) -> list[int]:
     unit = vectors[:ANALYSED] / np.linalg.norm(vectors[:ANALYSED], axis=1, keepdims=True)
     sims = unit @ unit[i]
     return [int(j) for j in np.argsort(-sims) if j != i][:k]
 
 
-def test_similar_matches_brute_force_and_reports_cosine(stored):
-    db, vectors = stored
-    library = SonicLibrary(db, check_interval=0)
-    try:
-        got = library.similar("sv-007", 5)
-        assert [t for t, _ in got] == [f"sv-{j:03d}" for j in _brute_nearest(vectors, 7, 5)]
-        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        for tid, sim in got:
-            assert sim == pytest.approx(float(unit[7] @ unit[int(tid[3:])]), abs=1e-4)
-        assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
-    finally:
-        library.close()
+def test_similar_matches_brute_force_and_reports_cosine(stored, library):
+    _, vectors = stored
+    got = library.similar("sv-007", 5)
+    assert [t for t, _ in got] == [f"sv-{j:03d}" for j in _brute_nearest(vectors, 7, 5)]
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for tid, sim in got:
+        assert sim == pytest.approx(float(unit[7] @ unit[int(tid[3:])]), abs=1e-4)
+    assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
 
 
-def test_path_runs_from_start_to_end(stored):
-    db, vectors = stored
-    library = SonicLibrary(db, check_interval=0)
-    try:
-        path = library.path("sv-000", "sv-001", 8)
-        ids = [t for t, _ in path]
-        assert ids[0] == "sv-000" and ids[-1] == "sv-001" and len(ids) == 8 and len(set(ids)) == 8
-        assert path[0][1] == 1.0 and all(0.0 <= s <= 1.0 for _, s in path)
-        assert library.path("sv-003", "sv-003", 5) == [("sv-003", 1.0)]
-    finally:
-        library.close()
+def test_path_runs_from_start_to_end(library):
+    path = library.path("sv-000", "sv-001", 8)
+    ids = [t for t, _ in path]
+    assert ids[0] == "sv-000" and ids[-1] == "sv-001" and len(ids) == 8 and len(set(ids)) == 8
+    assert path[0][1] == 1.0 and all(0.0 <= s <= 1.0 for _, s in path)
+    assert library.path("sv-003", "sv-003", 5) == [("sv-003", 1.0)]
 
 
-def test_ids_map_through_the_catalog_with_clear_not_found(stored):
-    db, _ = stored
-    library = SonicLibrary(db, check_interval=0)
-    try:
-        with pytest.raises(SubsonicError) as err:
-            library.similar("sv-055")  # in the catalog, not analysed
-        assert err.value.code == sonic.NOT_FOUND and "not been analysed" in err.value.message
-        with pytest.raises(SubsonicError) as err:
-            library.path("sv-000", "nope")
-        assert err.value.code == sonic.NOT_FOUND and "not in AudioMuse's catalog" in err.value.message
-    finally:
-        library.close()
+def test_ids_map_through_the_catalog_with_clear_not_found(library):
+    with pytest.raises(SubsonicError) as err:
+        library.similar("sv-055")  # in the catalog, not analysed
+    assert err.value.code == sonic.NOT_FOUND and "not been analysed" in err.value.message
+    with pytest.raises(SubsonicError) as err:
+        library.path("sv-000", "nope")
+    assert err.value.code == sonic.NOT_FOUND and "not in AudioMuse's catalog" in err.value.message
 
 
 def test_no_index_yet_is_not_found(db):
@@ -200,15 +194,10 @@ def test_catalog_songs_are_subsonic_children(stored):
                                "mediaType": "song", "track": 3, "duration": 182, "suffix": "flac"}
 
 
-def test_a_dropped_connection_is_reopened(stored):
-    db, _ = stored
-    library = SonicLibrary(db, check_interval=0)
-    try:
-        library.similar("sv-001", 2)
-        library._conn.close()
-        assert library.catalog_songs(["sv-001"])["sv-001"]["title"] == "Song 1"
-    finally:
-        library.close()
+def test_a_dropped_connection_is_reopened(library):
+    library.similar("sv-001", 2)
+    library._conn.close()
+    assert library.catalog_songs(["sv-001"])["sv-001"]["title"] == "Song 1"
 
 
 def test_render_never_echoes_script_and_keeps_xml_well_formed():
