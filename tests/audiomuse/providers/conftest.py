@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,9 @@ from mutagen.flac import FLAC
 from mutagen.id3 import TALB, TIT2, TPE1, TPE2, TRCK
 from mutagen.wave import WAVE
 
+from tests.servers import free_port, stop_process
 from tests.signals import click_track, noise, tone, write_wav
+
 
 USER, PASSWORD = "alice", "wonder-land-42"
 SMALL = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser() / "sample-library-small"
@@ -41,12 +42,6 @@ GENERATED = [
     ("Gamma/Third Time/01 - Tick.flac", "Tick", "Gamma", "Third Time", 1, 5.0),
 ]
 AGE_DAYS = {"First Light": 30, "Second Wind": 10, "Third Time": 2}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_tagged(path: Path, title: str, artist: str, album: str, number: int, seconds: float, seed: int = 0) -> Path:
@@ -135,12 +130,7 @@ def supysonic_server(music: Path, workdir: Path, user: str = USER, password: str
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, 10)
         log.close()
 
 

@@ -15,7 +15,7 @@ from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderU
 from audiomuse.providers.jellyfin import JellyfinProvider
 from audiomuse.providers.lyrion import LyrionProvider
 from audiomuse.providers.subsonic import SubsonicProvider
-from tests.audiomuse.providers.conftest import free_port
+from tests.servers import free_port
 from tests.audiomuse.providers.fakes.base import sample_library
 from tests.audiomuse.providers.fakes.jellyfin import JellyfinFake
 from tests.audiomuse.providers.fakes.lyrion import LyrionFake

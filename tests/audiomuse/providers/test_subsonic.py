@@ -9,7 +9,8 @@ import pytest
 
 from audiomuse.providers.base import ProviderAuthError, ProviderUnavailable
 from audiomuse.providers.subsonic import SubsonicProvider
-from tests.audiomuse.providers.conftest import AGE_DAYS, GENERATED, PASSWORD, USER, free_port, tags_of
+from tests.audiomuse.providers.conftest import AGE_DAYS, GENERATED, PASSWORD, USER, tags_of
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 
