@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,6 @@ MODEL_NAME = "msd-musicnn-onnx"
 MODEL_DIGEST = "6a6b45c99748d9d3"
 
 
-@lru_cache(maxsize=8)
 def model_identity(patch_hop: int) -> str:
     """'<model name>@<weights digest>/hop<patch hop>': stored with every embedding, so embeddings
     of other weights or another patch hop are never mixed (collection sync checks it)."""
