@@ -296,13 +296,13 @@ def ffmpeg_command(path: Path, sr: int, ffmpeg: str = "ffmpeg", resample: bool =
     return cmd + ["-c:a", "pcm_f32le", "-f", "wav", "-"]
 
 
-def _load_ffmpeg(path: Path, sr: int, ffmpeg: str, downmix: _Downmix | None = None) -> np.ndarray:
+def _load_ffmpeg(path: Path, sr: int, ffmpeg: str, downmix: _Downmix) -> np.ndarray:
     in_ffmpeg = _ffmpeg_has_soxr(ffmpeg)
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty ffmpeg cannot block on it
         proc = subprocess.Popen(ffmpeg_command(path, sr, ffmpeg, in_ffmpeg), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=err)
         try:
-            y, n_in, rate = _read_wav_stream(proc.stdout, sr, downmix or _Downmix())
+            y, n_in, rate = _read_wav_stream(proc.stdout, sr, downmix)
             code = proc.wait()
         finally:
             if proc.poll() is None:

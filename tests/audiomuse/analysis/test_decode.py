@@ -171,7 +171,7 @@ def test_partly_cancelling_and_wide_stereo_are_averaged_as_librosa_does(right, s
 def test_ffmpeg_route_equals_the_libsndfile_route(source):
     """The ffmpeg reader (WAV header, blocks, soxr inside ffmpeg) on a file both can read."""
     src, _ = source
-    via_ffmpeg = decode._load_ffmpeg(src, 16000, shutil.which("ffmpeg"))
+    via_ffmpeg = decode._load_ffmpeg(src, 16000, shutil.which("ffmpeg"), decode._Downmix())
     ref = librosa_load(src)
     assert abs(len(via_ffmpeg) - len(ref)) <= 1
     n = min(len(ref), len(via_ffmpeg))
