@@ -32,10 +32,10 @@ sysdeps:
 	@bash scripts/install_system_deps.sh
 
 samples: venv sysdeps
-	$(BIN)/python -m audiomuse.samples
+	$(BIN)/python -m audiomuse_run.samples
 
 samples-small: venv sysdeps
-	$(BIN)/python -m audiomuse.samples --dest $(SAMPLES_SMALL) --max-tracks-per-album 4
+	$(BIN)/python -m audiomuse_run.samples --dest $(SAMPLES_SMALL) --max-tracks-per-album 4
 
 # TensorFlow lives in its own venv: only the model converter and its parity test need it.
 convert-venv:
@@ -44,7 +44,7 @@ convert-venv:
 run: venv samples-small
 	@if [ "$${MEDIA_SERVER_TYPE:-local}" = local ] && [ -z "$${MUSIC_DIR:-}" ]; then \
 	  export MUSIC_DIR=$(SAMPLES_SMALL); fi; \
-	$(BIN)/python -m audiomuse.launcher
+	$(BIN)/python -m audiomuse_run.launcher
 
 test: venv samples samples-small convert-venv browser-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)

@@ -81,6 +81,24 @@ class Settings(BaseSettings):
         description="Song objects in sonic answers: the server's own (getSong) or built from the catalog.",
     )
 
+    # Processes started by `make run` (the launcher) and the explorer's pipeline page
+    dagster_url: str = Field(
+        default="http://127.0.0.1:3000", validation_alias="AUDIOMUSE_DAGSTER_URL",
+        description="Dagster webserver the explorer's pipeline page talks to (GraphQL).",
+    )
+    dagster_pg_url: SecretStr | None = Field(
+        default=None, validation_alias="DAGSTER_PG_URL",
+        description="Dagster's own storage; unset = the embedded server's `dagster` database (the launcher sets it).",
+    )
+    dagster_port: int = Field(default=3000, validation_alias="AUDIOMUSE_DAGSTER_PORT")
+    app_port: int = Field(default=8501, validation_alias="AUDIOMUSE_APP_PORT")
+    host: str = Field(default="127.0.0.1", validation_alias="AUDIOMUSE_HOST",
+                      description="Address the UIs and the Subsonic front listen on.")
+    download_cache: Path = Field(
+        default=Path("~/.cache/audiomuse").expanduser(), validation_alias="AUDIOMUSE_CACHE",
+        description="Downloads and the built sample library (the Makefile's CACHE).",
+    )
+
     # LLM (chat, playlist names)
     ai_model_provider: LlmProvider = "none"
     ai_model_url: str | None = None
@@ -120,10 +138,15 @@ class Settings(BaseSettings):
     sync_database_url: SecretStr | None = None
     sync_accept_policy: bool = False
 
-    @field_validator("database_url", "sync_database_url", mode="before")
+    @field_validator("database_url", "sync_database_url", "dagster_pg_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value):
         return None if value in ("", None) else value
+
+    @field_validator("download_cache", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @classmethod
     def settings_customise_sources(
@@ -145,6 +168,11 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def sample_library_small(self) -> Path:
+        """The small sample library `make run` builds: the local provider's folder by default."""
+        return self.download_cache / "sample-library-small"
 
     def public_dict(self) -> dict:
         """Settings safe to show: secrets masked, URLs stripped of passwords."""
@@ -189,6 +217,12 @@ def _redact_keywords(conninfo: str) -> str:
     """``key=value`` pairs (values may be quoted) with secret values replaced by ***."""
     pattern = r"(\b(?:%s)\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)" % "|".join(sorted(_SECRET_KEYWORDS))
     return re.sub(pattern, r"\1***", conninfo, flags=re.IGNORECASE)
+
+
+def set_in_environment(name: str) -> bool:
+    """Whether environment variable ``name`` holds a value: Dagster resources name such secrets
+    (``dg.EnvVar``) instead of carrying them."""
+    return bool(os.environ.get(name))
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 import uvicorn
@@ -16,7 +15,7 @@ from audiomuse_api.app import create_app
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("AUDIOMUSE_HOST", "127.0.0.1"))
+    parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.sonic_port)
     parser.add_argument("--songs", choices=["upstream", "catalog"], default=settings.sonic_songs,
                         help="song objects from the server's getSong (default) or from AudioMuse's catalog")

@@ -18,24 +18,12 @@ import time
 
 import httpx
 
-QUERY = """
-{
-  catalog: assetNodeOrError(assetKey: {path: ["catalog"]}) {
-    __typename
-    ... on AssetNode { assetMaterializations(limit: 1) { runId timestamp
-        metadataEntries { label ... on IntMetadataEntry { intValue } } } }
-  }
-  analysis: assetNodeOrError(assetKey: {path: ["track_analysis"]}) {
-    __typename
-    ... on AssetNode { partitionKeys }
-  }
-}
-"""
+from audiomuse_app.dagster_queries import ASSET_FOR_LAUNCH, BACKFILL_STATUS, CATALOG_STATUS, LAUNCH_BACKFILL
 
 
 def check(dagster: str, app: str) -> tuple[bool, str]:
     try:
-        data = httpx.post(f"{dagster}/graphql", json={"query": QUERY}, timeout=10).json()["data"]
+        data = httpx.post(f"{dagster}/graphql", json={"query": CATALOG_STATUS}, timeout=10).json()["data"]
         health = httpx.get(f"{app}/_stcore/health", timeout=5).text.strip()
     except (httpx.HTTPError, KeyError, ValueError) as exc:
         return False, f"not up yet: {type(exc).__name__}"
@@ -49,42 +37,8 @@ def check(dagster: str, app: str) -> tuple[bool, str]:
                 f"{meta.get('tracks')} tracks; {len(partitions)} album partitions; explorer health: {health}")
 
 
-ASSET_FOR_LAUNCH = """
-query AssetForLaunch($assetKey: AssetKeyInput!) {
-  assetNodeOrError(assetKey: $assetKey) {
-    __typename
-    ... on AssetNode {
-      jobNames
-      partitionKeysByDimension { name partitionKeys }
-      repository { name location { name } }
-      partitionStats { numMaterialized numPartitions numFailed }
-    }
-  }
-}
-"""
 
-LAUNCH_BACKFILL = """
-mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-    ... on PartitionSetNotFoundError { message }
-    ... on PartitionKeysNotFoundError { message }
-    ... on UnauthorizedError { message }
-  }
-}
-"""
 
-BACKFILL_STATUS = """
-query BackfillStatus($backfillId: String!) {
-  partitionBackfillOrError(backfillId: $backfillId) {
-    __typename
-    ... on PartitionBackfill { status numPartitions }
-    ... on PythonError { message }
-  }
-}
-"""
 TERMINAL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 

@@ -100,7 +100,7 @@ def empty_db(pg_admin_url) -> Database:
 
 @pytest.fixture(scope="session")
 def sample_library() -> Path:
-    """The real music library built by ``python -m audiomuse.samples`` (``make samples``)."""
+    """The real music library built by ``python -m audiomuse_run.samples`` (``make samples``)."""
     if not (SAMPLE_LIBRARY / "manifest.json").exists():
         pytest.skip(f"sample library missing at {SAMPLE_LIBRARY}: run `make samples`")
     return SAMPLE_LIBRARY

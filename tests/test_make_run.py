@@ -40,7 +40,7 @@ def test_launcher_serves_ui_with_catalog_and_stops_cleanly(server_tmp_path):
     env.update(AUDIOMUSE_DATA_DIR=str(tmp_path / "data"), MUSIC_DIR=str(music), MEDIA_SERVER_TYPE="local",
                AUDIOMUSE_CONFIG=str(tmp_path / "none.toml"))
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "audiomuse.launcher", "--dagster-port", str(dagster_port), "--app-port", str(app_port)],
+        [sys.executable, "-m", "audiomuse_run.launcher", "--dagster-port", str(dagster_port), "--app-port", str(app_port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     seen: set[int] = set()

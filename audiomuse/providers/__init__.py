@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from audiomuse.config import Settings
 from audiomuse.providers.base import (
     Album,
@@ -22,12 +20,6 @@ __all__ = [
 ]
 
 
-def default_music_dir() -> Path:
-    from audiomuse.samples import DEFAULT_CACHE
-
-    return DEFAULT_CACHE / "sample-library-small"
-
-
 def make_provider(settings: Settings) -> MediaProvider:
     """The provider ``settings.media_server_type`` names ("navidrome" is the Subsonic API).
 
@@ -38,7 +30,7 @@ def make_provider(settings: Settings) -> MediaProvider:
     if kind == "local":
         from audiomuse.providers.local import LocalFolderProvider
 
-        return LocalFolderProvider(settings.music_dir or default_music_dir())
+        return LocalFolderProvider(settings.music_dir or settings.sample_library_small)
     if not settings.media_server_url:
         raise ProviderError(kind, "MEDIA_SERVER_URL is not set")
     common = dict(url=settings.media_server_url, timeout=settings.http_timeout, retries=settings.http_retries)

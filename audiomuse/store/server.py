@@ -2,7 +2,7 @@
 
 The embedded server is started on demand and left running (``cleanup_mode=None``) because the
 Dagster webserver, daemon, run workers and the Streamlit app all connect to it from different
-processes; ``audiomuse.launcher`` (``make run``) stops it when it stops.
+processes; ``audiomuse_run.launcher`` (``make run``) stops it when it stops.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from audiomuse.config import Settings, redact_url
 log = logging.getLogger(__name__)
 
 APP_DATABASE = "audiomuse"
-DAGSTER_DATABASE = "dagster"
 
 
 @dataclass(frozen=True)
@@ -27,15 +26,17 @@ class DatabaseUrls:
     """Plain ``postgresql://`` URLs (secrets inside: never log them, use ``redact_url``)."""
 
     app: str
-    dagster: str
     embedded: bool
 
     def sqlalchemy(self, driver: str = "psycopg") -> str:
         return with_driver(self.app, driver)
 
-    def dagster_sqlalchemy(self) -> str:
-        # dagster-postgres + SQLAlchemy 2.1 breaks on psycopg 3 ("NOTIFY run_events, $1"): use psycopg2.
-        return with_driver(self.dagster, "psycopg2")
+    def of_database(self, name: str) -> str:
+        """Another database on the same server (created on the embedded one when missing)."""
+        url = with_database(self.app, name)
+        if self.embedded:
+            ensure_database(with_database(self.app, "postgres"), name)
+        return url
 
 
 def with_driver(url: str, driver: str) -> str:
@@ -52,17 +53,12 @@ def with_database(url: str, database: str) -> str:
 
 
 def database_urls(settings: Settings) -> DatabaseUrls:
-    """URLs for the app and Dagster databases, starting the embedded server if none is configured."""
-    dagster_env = os.environ.get("DAGSTER_PG_URL")
+    """The app database's URL, starting the embedded server if no ``DATABASE_URL`` is configured."""
     if settings.database_url is not None:
-        app = settings.database_url.get_secret_value()
-        return DatabaseUrls(app=app, dagster=dagster_env or app, embedded=False)
+        return DatabaseUrls(app=settings.database_url.get_secret_value(), embedded=False)
     server = start_embedded_server(settings.pgdata_dir)
-    app = server.get_uri(APP_DATABASE)
-    dagster = dagster_env or server.get_uri(DAGSTER_DATABASE)
     ensure_database(server.get_uri("postgres"), APP_DATABASE)
-    ensure_database(server.get_uri("postgres"), DAGSTER_DATABASE)
-    return DatabaseUrls(app=app, dagster=dagster, embedded=True)
+    return DatabaseUrls(app=server.get_uri(APP_DATABASE), embedded=True)
 
 
 def start_embedded_server(pgdata: Path):

@@ -1,22 +1,21 @@
 """Pipeline: recent Dagster runs with links, and buttons to launch or terminate work."""
 
-import os
 from datetime import datetime
 
 import streamlit as st
 
-from audiomuse.orchestrator import DagsterClient, OrchestratorError
-from audiomuse_app.state import guard
+from audiomuse_app.dagster_client import DagsterClient, DagsterClientError
+from audiomuse_app.state import guard, settings
 
 ACTIVE = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
 
 
 def page():
     st.title("Pipeline")
-    client = DagsterClient(os.environ.get("AUDIOMUSE_DAGSTER_URL", "http://127.0.0.1:3000"))
+    client = DagsterClient(settings().dagster_url)
     try:
         runs = client.recent_runs(25)
-    except OrchestratorError as exc:
+    except DagsterClientError as exc:
         st.warning(f"Cannot reach Dagster: {exc}. Start it with `make run`.")
         return
     c1, c2, c3 = st.columns(3)
@@ -40,14 +39,14 @@ def page():
         if run.status in ACTIVE and cols[3].button("Stop", key=f"stop_{run.run_id}"):
             try:
                 st.success(f"Termination requested: {client.terminate(run.run_id)}")
-            except OrchestratorError as exc:
+            except DagsterClientError as exc:
                 st.error(str(exc))
 
 
 def _launch(client: DagsterClient, assets: list[str]) -> None:
     try:
         run_id = client.launch_assets(assets)
-    except OrchestratorError as exc:
+    except DagsterClientError as exc:
         st.error(f"Not launched: {exc}")
     else:
         st.success(f"Launched: [{run_id[:8]}]({client.run_url(run_id)})")

@@ -24,9 +24,11 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import Queued
 from dagster_graphql.client.query import LAUNCH_PARTITION_BACKFILL_MUTATION
 from dagster_graphql.test.utils import execute_dagster_graphql
 
+from audiomuse.config import get_settings
+from audiomuse_app.dagster_queries import ASSET_FOR_LAUNCH, BACKFILL_STATUS, LAUNCH_BACKFILL
 from audiomuse_pipelines.defs.catalog import catalog
 from audiomuse_pipelines.defs.partitions import albums_partitions
-from audiomuse_pipelines.defs.resources import default_resources
+from audiomuse_pipelines.defs.resources import resources_from_settings
 from tests.audiomuse.providers.conftest import build_generated_library
 
 pytestmark = pytest.mark.slow
@@ -34,30 +36,6 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TRACK_ANALYSIS = ["track_analysis"]
 log = logging.getLogger("test_backfill")
-
-# What the launch dialog reads: the asset's jobs (to pick the backfill form) and its partition keys.
-ASSET_FOR_LAUNCH_QUERY = """
-query AssetForLaunch($assetKey: AssetKeyInput!) {
-  assetNodeOrError(assetKey: $assetKey) {
-    __typename
-    ... on AssetNode {
-      jobNames
-      partitionDefinition { type name }
-      partitionKeysByDimension { name partitionKeys }
-      repository { name location { name } }
-    }
-  }
-}
-"""
-
-BACKFILL_STATUS_QUERY = """
-query BackfillStatus($backfillId: String!) {
-  partitionBackfillOrError(backfillId: $backfillId) {
-    __typename
-    ... on PartitionBackfill { status numPartitions isAssetBackfill }
-  }
-}
-"""
 
 
 @pytest.fixture
@@ -82,7 +60,7 @@ def launch_dialog_params(workspace: WorkspaceProcessContext, form: str = "asset 
     one a pure asset backfill. ``job page``: opened from the analyse_album job. ``all partitions``:
     the dialog's ``pureAll`` form. ``run_config``: the YAML saved from the launchpad.
     """
-    node = graphql(workspace, ASSET_FOR_LAUNCH_QUERY, {"assetKey": {"path": TRACK_ANALYSIS}})["assetNodeOrError"]
+    node = graphql(workspace, ASSET_FOR_LAUNCH, {"assetKey": {"path": TRACK_ANALYSIS}})["assetNodeOrError"]
     assert node["__typename"] == "AssetNode"
     assert node["partitionDefinition"]["type"] == "DYNAMIC"
     (dimension,) = node["partitionKeysByDimension"]
@@ -149,7 +127,7 @@ def library_automation_tick(instance, cursor=None):
     from audiomuse_pipelines.definitions import defs
 
     return dg.evaluate_automation_conditions(
-        defs, instance, asset_selection=dg.AssetSelection.assets("similarity_index", "music_map"), cursor=cursor
+        defs(), instance, asset_selection=dg.AssetSelection.assets("similarity_index", "music_map"), cursor=cursor
     )
 
 
@@ -179,7 +157,9 @@ def analysis_rows(db) -> dict[str, tuple]:
 
 
 def catalogued_albums(db, instance) -> set[str]:
-    assert dg.materialize([catalog], resources=default_resources(), instance=instance).success
+    """The catalog materialised in process with the resources the code server loads (app_env)."""
+    resources = resources_from_settings(get_settings())
+    assert dg.materialize([catalog], resources=resources, instance=instance).success
     albums = set(instance.get_dynamic_partitions(albums_partitions.name))
     with db.connection() as conn:
         assert albums == {r[0] for r in conn.execute("SELECT id FROM albums")}
@@ -205,7 +185,7 @@ def test_asset_page_backfill_of_all_partitions_analyses_every_album_once(app_env
     assert sorted(r.tags[PARTITION_NAME_TAG] for r in runs) == sorted(albums)
     assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [(r.run_id, r.status) for r in runs]
     assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
-    status = graphql(workspace, BACKFILL_STATUS_QUERY, {"backfillId": backfill_id})["partitionBackfillOrError"]
+    status = graphql(workspace, BACKFILL_STATUS, {"backfillId": backfill_id})["partitionBackfillOrError"]
     assert status == {"__typename": "PartitionBackfill", "status": "COMPLETED_SUCCESS", "numPartitions": 3,
                       "isAssetBackfill": True}
     assert production_instance.get_materialized_partitions(dg.AssetKey(TRACK_ANALYSIS)) == albums
@@ -274,17 +254,17 @@ def test_check_ui_backfill_speaks_the_ui_mutation(app_env, production_instance, 
     spec.loader.exec_module(check_ui)
     albums = catalogued_albums(app_env, production_instance)
     key = {"assetKey": {"path": TRACK_ANALYSIS}}
-    node = graphql(workspace, check_ui.ASSET_FOR_LAUNCH, key)["assetNodeOrError"]
+    node = graphql(workspace, ASSET_FOR_LAUNCH, key)["assetNodeOrError"]
     assert node["partitionStats"] == {"numMaterialized": 0, "numPartitions": 3, "numFailed": 0}
     params = check_ui.dialog_backfill_params(node)
     assert params == launch_dialog_params(workspace, "asset page")
-    launched = graphql(workspace, check_ui.LAUNCH_BACKFILL, {"backfillParams": params})["launchPartitionBackfill"]
+    launched = graphql(workspace, LAUNCH_BACKFILL, {"backfillParams": params})["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess"
     runs = request_backfill_runs(workspace, launched["backfillId"])
     assert sorted(r.tags[PARTITION_NAME_TAG] for r in runs) == sorted(albums)
-    status = graphql(workspace, check_ui.BACKFILL_STATUS, {"backfillId": launched["backfillId"]})
+    status = graphql(workspace, BACKFILL_STATUS, {"backfillId": launched["backfillId"]})
     assert status["partitionBackfillOrError"] == {"__typename": "PartitionBackfill", "status": "REQUESTED",
-                                                  "numPartitions": 3}
+                                                  "numPartitions": 3, "isAssetBackfill": True}
 
 
 def test_a_crashed_analysis_gives_its_pool_slot_back(production_instance, workspace):

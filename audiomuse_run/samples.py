@@ -13,7 +13,6 @@ import argparse
 import configparser
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser()
+from audiomuse.config import get_settings
+
 MIN_SECONDS = 30.0
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 4
@@ -75,14 +75,15 @@ def build_sample_library(
     log: Callable[[str], None] = print,
 ) -> Path:
     """Build (or reuse) the library at ``dest`` and return its folder."""
-    dest = Path(dest or DEFAULT_CACHE / "sample-library").expanduser()
+    cache = get_settings().download_cache
+    dest = Path(dest or cache / "sample-library").expanduser()
     wanted = [p for p in PACKAGES if styles is None or p.style in styles]
     params = {"version": FORMAT_VERSION, "max_tracks_per_album": max_tracks_per_album,
               "packages": [p.name for p in wanted]}
     if _complete(dest, params):
         return dest
     _check_tools()
-    debs = DEFAULT_CACHE / "debs"
+    debs = cache / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=dest.parent))

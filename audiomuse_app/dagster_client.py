@@ -1,7 +1,7 @@
-"""Talk to the Dagster webserver over its GraphQL API (plain HTTP; no dagster import in the core).
+"""Talk to the Dagster webserver over its GraphQL API (plain HTTP, no dagster import).
 
-Lets the explorer show recent runs, launch analysis or clustering, and terminate a run — the
-spec's task monitoring and cancellation — without running Dagster code in the app process.
+Lets the explorer's pipeline page show recent runs, launch analysis or clustering, and terminate a
+run (the spec's task monitoring and cancellation) without running Dagster code in the app process.
 """
 
 from __future__ import annotations
@@ -10,46 +10,16 @@ from dataclasses import dataclass
 
 import httpx
 
-LOCATION = "audiomuse"
-REPOSITORY = "__repository__"
+from audiomuse_app.dagster_queries import (
+    LAUNCH_MUTATION,
+    LOCATION,
+    REPOSITORY,
+    RUNS_QUERY,
+    TERMINATE_MUTATION,
+)
 
-RUNS_QUERY = """
-query Runs($limit: Int) {
-  runsOrError(limit: $limit) {
-    __typename
-    ... on Runs { results { runId jobName status startTime endTime tags { key value }
-                            assetSelection { path } } }
-    ... on PythonError { message }
-  }
-}"""
-
-LAUNCH_MUTATION = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-    ... on InvalidSubsetError { message }
-    ... on RunConflict { message }
-    ... on UnauthorizedError { message }
-  }
-}"""
-
-TERMINATE_MUTATION = """
-mutation Terminate($runId: String!) {
-  terminateRun(runId: $runId) {
-    __typename
-    ... on TerminateRunSuccess { run { runId status } }
-    ... on TerminateRunFailure { message }
-    ... on RunNotFoundError { message }
-    ... on PythonError { message }
-  }
-}"""
-
-
-class OrchestratorError(RuntimeError):
-    pass
+class DagsterClientError(RuntimeError):
+    """The webserver is unreachable or refused the request (the message says which)."""
 
 
 @dataclass
@@ -80,18 +50,18 @@ class DagsterClient:
             response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables},
                                   timeout=self.timeout)
         except httpx.HTTPError as exc:
-            raise OrchestratorError(f"Dagster webserver at {self.url} is unreachable: {exc}") from None
+            raise DagsterClientError(f"Dagster webserver at {self.url} is unreachable: {exc}") from None
         if response.status_code != 200:
-            raise OrchestratorError(f"Dagster webserver answered HTTP {response.status_code}")
+            raise DagsterClientError(f"Dagster webserver answered HTTP {response.status_code}")
         body = response.json()
         if body.get("errors"):
-            raise OrchestratorError("; ".join(e.get("message", "?") for e in body["errors"]))
+            raise DagsterClientError("; ".join(e.get("message", "?") for e in body["errors"]))
         return body["data"]
 
     def recent_runs(self, limit: int = 20) -> list[RunInfo]:
         data = self._call(RUNS_QUERY, {"limit": limit})["runsOrError"]
         if data["__typename"] != "Runs":
-            raise OrchestratorError(data.get("message", data["__typename"]))
+            raise DagsterClientError(data.get("message", data["__typename"]))
         return [
             RunInfo(r["runId"], r["jobName"], r["status"], r.get("startTime"), r.get("endTime"),
                     {t["key"]: t["value"] for t in r["tags"]},
@@ -114,11 +84,11 @@ class DagsterClient:
         result = self._call(LAUNCH_MUTATION, {"params": params})["launchRun"]
         if result["__typename"] != "LaunchRunSuccess":
             detail = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
-            raise OrchestratorError(f"launch refused ({result['__typename']}): {detail}")
+            raise DagsterClientError(f"launch refused ({result['__typename']}): {detail}")
         return result["run"]["runId"]
 
     def terminate(self, run_id: str) -> str:
         result = self._call(TERMINATE_MUTATION, {"runId": run_id})["terminateRun"]
         if result["__typename"] != "TerminateRunSuccess":
-            raise OrchestratorError(result.get("message", result["__typename"]))
+            raise DagsterClientError(result.get("message", result["__typename"]))
         return result["run"]["status"]

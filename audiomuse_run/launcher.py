@@ -16,11 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-from audiomuse.config import get_settings
+from audiomuse.config import Settings, get_settings
 from audiomuse.store import Database, database_urls, stop_embedded_server
+from audiomuse.store.server import DatabaseUrls, with_driver
 
 ROOT = Path(__file__).resolve().parents[1]
-log = logging.getLogger("audiomuse.launcher")
+log = logging.getLogger("audiomuse_run.launcher")
+DAGSTER_DATABASE = "dagster"
 
 
 def prepare(materialize: bool = True) -> dict[str, str]:
@@ -34,7 +36,7 @@ def prepare(materialize: bool = True) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DAGSTER_HOME=str(dagster_home),
-        DAGSTER_PG_URL=urls.dagster_sqlalchemy(),
+        DAGSTER_PG_URL=dagster_storage_url(settings, urls),
         DATABASE_URL=urls.app,
         AUDIOMUSE_DATA_DIR=str(settings.data_dir),
     )
@@ -46,6 +48,17 @@ def prepare(materialize: bool = True) -> dict[str, str]:
             env=env, cwd=ROOT, check=True,
         )
     return env
+
+
+def dagster_storage_url(settings: Settings, urls: DatabaseUrls) -> str:
+    """Dagster's own storage: ``DAGSTER_PG_URL``, else a ``dagster`` database beside the app's on the
+    embedded server, else the app database itself (an external server without a database of its own)."""
+    if settings.dagster_pg_url is not None:
+        url = settings.dagster_pg_url.get_secret_value()
+    else:
+        url = urls.of_database(DAGSTER_DATABASE) if urls.embedded else urls.app
+    # dagster-postgres + SQLAlchemy 2.1 breaks on psycopg 3 ("NOTIFY run_events, $1"): use psycopg2.
+    return with_driver(url, "psycopg2")
 
 
 def _bin(name: str) -> str:
@@ -82,6 +95,7 @@ def serve(env: dict[str, str], dagster_port: int, app_port: int, host: str) -> i
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    env = {**env, "AUDIOMUSE_DAGSTER_URL": f"http://{_reachable(host)}:{dagster_port}"}  # the pipeline page
     try:
         for name, cmd in service_commands(dagster_port, app_port, host).items():
             procs[name] = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True)
@@ -105,6 +119,11 @@ def serve(env: dict[str, str], dagster_port: int, app_port: int, host: str) -> i
     return 0
 
 
+def _reachable(host: str) -> str:
+    """The address a local process reaches a server on that listens on ``host``."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 def terminate(procs, grace: float = 15.0) -> None:
     """SIGTERM each process group, then SIGKILL whatever is left after ``grace`` seconds."""
     for proc in procs:
@@ -126,14 +145,14 @@ def terminate(procs, grace: float = 15.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dagster-port", type=int, default=int(os.environ.get("AUDIOMUSE_DAGSTER_PORT", 3000)))
-    parser.add_argument("--app-port", type=int, default=int(os.environ.get("AUDIOMUSE_APP_PORT", 8501)))
-    parser.add_argument("--host", default=os.environ.get("AUDIOMUSE_HOST", "127.0.0.1"))
+    parser.add_argument("--dagster-port", type=int, default=settings.dagster_port)
+    parser.add_argument("--app-port", type=int, default=settings.app_port)
+    parser.add_argument("--host", default=settings.host)
     parser.add_argument("--no-materialize", action="store_true", help="skip the first catalog run")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    settings = get_settings()
     embedded = settings.database_url is None
     try:
         env = prepare(materialize=not args.no_materialize)

@@ -5,8 +5,8 @@ import mutagen
 import pytest
 import soundfile as sf
 
-from audiomuse import samples
-from audiomuse.samples import licence_name, load_manifest, read_song_ini, safe_name, title_from_filename
+from audiomuse_run import samples
+from audiomuse_run.samples import licence_name, load_manifest, read_song_ini, safe_name, title_from_filename
 
 
 def test_song_ini_title_and_artist(tmp_path):
