@@ -116,7 +116,7 @@ def step_catalog(args) -> dict:
 
     from audiomuse_pipelines.defs.catalog import catalog
     from audiomuse_pipelines.defs.partitions import albums_partitions
-    from audiomuse_pipelines.defs.resources import DatabaseResource
+    from audiomuse_pipelines.defs.resources import AnalysisResource, DatabaseResource
 
     n = args.tracks
 
@@ -128,7 +128,9 @@ def step_catalog(args) -> dict:
     with dg.instance_for_test(overrides=storage) as instance:
         t0 = time.perf_counter()
         result = dg.materialize([catalog], instance=instance,
-                                resources={"database": DatabaseResource(), "media_server": SyntheticMediaServer()})
+                                resources={"database": DatabaseResource(url=os.environ["DATABASE_URL"]),
+                                           "media_server": SyntheticMediaServer(),
+                                           "analysis": AnalysisResource(recent_albums=0)})
         wall = time.perf_counter() - t0
         assert result.success
         logs = [e for e in instance.all_logs(result.run_id) if e.user_message.startswith("catalog:")]

@@ -46,7 +46,7 @@ def _check_policies(instance, analysis_limit: int):
     from dagster._core.run_coordinator import QueuedRunCoordinator
 
     from audiomuse_pipelines.defs.analysis import ANALYSIS_TAGS
-    from audiomuse_pipelines.defs.library import LIBRARY_TAGS
+    from audiomuse_pipelines.defs.similarity import LIBRARY_TAGS
 
     assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
     tag_limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
@@ -120,7 +120,7 @@ def test_runs_carry_the_tags_the_limits_count():
     import dagster as dg
 
     from audiomuse_pipelines.defs.analysis import ANALYSIS_TAGS, analyse_album_job, track_analysis
-    from audiomuse_pipelines.defs.library import LIBRARY_TAGS, library_automation
+    from audiomuse_pipelines.defs.similarity import LIBRARY_TAGS, library_automation
 
     assert analyse_album_job.tags == ANALYSIS_TAGS
     assert library_automation.run_tags == LIBRARY_TAGS
@@ -240,7 +240,7 @@ CHART_KEYS = {
 
 def test_helm_values_use_chart_keys_and_the_real_code_location():
     from audiomuse_pipelines.defs.analysis import ANALYSIS_TAGS
-    from audiomuse_pipelines.defs.library import LIBRARY_TAGS
+    from audiomuse_pipelines.defs.similarity import LIBRARY_TAGS
 
     values = _load_yaml(HELM_VALUES)
     assert set(values) <= CHART_KEYS

@@ -112,3 +112,9 @@ def albums_needing_analysis(conn: psycopg.Connection, limit: int = 0) -> list[st
         (limit,) if limit else (),
     )
     return [r[0] for r in rows]
+
+
+def album_labels(conn: psycopg.Connection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(artist, name) of each of ``ids`` the catalog holds: what a person reads instead of an id."""
+    rows = conn.execute("SELECT id, artist, name FROM albums WHERE id = ANY(%s)", (list(ids),))
+    return {album_id: (artist or "", name or "") for album_id, artist, name in rows}

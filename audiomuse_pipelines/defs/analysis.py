@@ -1,19 +1,21 @@
 """Per-album analysis: MusiCNN embeddings, tags and signal features, one partition per album."""
 
-from functools import lru_cache
-
 import dagster as dg
 import psycopg
 
 from audiomuse.analysis.album import analyse_album
 from audiomuse.catalog import discover_new_albums
 from audiomuse.providers.base import ProviderUnavailable
-from audiomuse.store.catalog import album_ids, albums_needing_analysis
+from audiomuse.store.catalog import album_ids, album_labels, albums_needing_analysis
 from audiomuse_pipelines.defs.catalog import catalog
 from audiomuse_pipelines.defs.partitions import albums_partitions
-from audiomuse_pipelines.defs.resources import DatabaseResource, MediaServerResource
+from audiomuse_pipelines.defs.resources import AnalysisResource, DatabaseResource, MediaServerResource
 
 ANALYSIS_TAGS = {"audiomuse/kind": "analysis"}
+# Partition keys are album ids (the store's, the sensor's run keys and every materialisation so
+# far use them), so each run and materialisation also names its album for people: filter runs
+# by these tags in the UI to find an album's analysis.
+ARTIST_TAG, ALBUM_TAG = "audiomuse/artist", "audiomuse/album"
 
 # A media server or database that is down is retried (after 30 s, 60 s, 120 s, +-jitter); anything
 # else that escapes analyse_album (a bad track never does: it is recorded) fails without retries.
@@ -28,16 +30,9 @@ class AnalysisConfig(dg.Config):
     """Re-analyse tracks that already have results."""
 
 
-@lru_cache(maxsize=2)
-def _analyser(threads: int, patch_hop: int):
-    """One model session per process, reused by every album the process analyses.
-
-    Imported here, not at module level: the webserver and daemon load these definitions too and
-    need neither onnxruntime nor librosa.
-    """
-    from audiomuse.analysis.track import TrackAnalyser
-
-    return TrackAnalyser(threads=threads, patch_hop=patch_hop)
+def album_tags(artist: str, name: str) -> dict[str, str]:
+    """Run tags naming an album."""
+    return {ARTIST_TAG: artist, ALBUM_TAG: name}
 
 
 @dg.asset(
@@ -56,15 +51,17 @@ def track_analysis(
     config: AnalysisConfig,
     database: DatabaseResource,
     media_server: MediaServerResource,
+    analysis: AnalysisResource,
 ) -> dg.MaterializeResult:
-    settings = database.settings()
     db = database.database()
-    analyser = _analyser(settings.analysis_threads, settings.patch_hop)
+    album = context.partition_key
+    with db.connection() as conn:
+        artist, name = album_labels(conn, [album]).get(album, ("", ""))
+    context.log.info(f"album {album}: {artist} - {name}")
     try:
         with media_server.provider() as provider:
-            report = analyse_album(
-                context.partition_key, provider, db, analyser, force=config.force, progress=context.log.info
-            )
+            report = analyse_album(album, provider, db, analysis.analyser(), force=config.force,
+                                   progress=context.log.info)
     except TRANSIENT_ERRORS:
         raise  # retried by ANALYSIS_RETRY_POLICY; the tracks already saved are skipped next time
     except Exception as exc:  # wrong credentials, a bug: retrying cannot help
@@ -73,6 +70,8 @@ def track_analysis(
         context.log.warning(f"{len(report.failed)} track(s) failed: {report.failed}")
     return dg.MaterializeResult(
         metadata={
+            "artist": artist,
+            "album": name,
             "tracks_analysed": report.analysed,
             "tracks_skipped": report.skipped,
             "tracks_failed": len(report.failed),
@@ -99,23 +98,29 @@ analyse_album_job = dg.define_asset_job(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Finds albums added to the library and requests one analysis run per album "
-    "(run key = album id, so an album is requested once).",
+    "(run key = album id, so an album is requested once; tags name the album).",
 )
 def new_albums_sensor(
-    context: dg.SensorEvaluationContext, database: DatabaseResource, media_server: MediaServerResource
+    context: dg.SensorEvaluationContext,
+    database: DatabaseResource,
+    media_server: MediaServerResource,
+    analysis: AnalysisResource,
 ) -> dg.SensorResult:
-    settings = database.settings()
     db = database.database()
+    limit = analysis.album_limit()
     with media_server.provider() as provider:
-        discovered = discover_new_albums(provider, db, poll_limit=settings.num_recent_albums or 200)
+        discovered = discover_new_albums(provider, db, poll_limit=limit or 200)
     with db.connection() as conn:
         catalogued = album_ids(conn)
-        todo = albums_needing_analysis(conn, settings.num_recent_albums)
+        todo = albums_needing_analysis(conn, limit)
+        labels = album_labels(conn, todo)
     known = set(context.instance.get_dynamic_partitions(albums_partitions.name))
     missing = [a for a in catalogued if a not in known]
     if discovered:
         context.log.info(f"{len(discovered)} new album(s) in the library")
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(run_key=album, partition_key=album, tags=ANALYSIS_TAGS) for album in todo],
+        run_requests=[dg.RunRequest(run_key=album, partition_key=album,
+                                    tags={**ANALYSIS_TAGS, **album_tags(*labels.get(album, ("", "")))})
+                      for album in todo],
         dynamic_partitions_requests=[albums_partitions.build_add_request(missing)] if missing else [],
     )

@@ -5,7 +5,7 @@ import dagster as dg
 from audiomuse.catalog import sync_catalog
 from audiomuse.store.catalog import catalog_summary
 from audiomuse_pipelines.defs.partitions import albums_partitions
-from audiomuse_pipelines.defs.resources import DatabaseResource, MediaServerResource
+from audiomuse_pipelines.defs.resources import AnalysisResource, DatabaseResource, MediaServerResource
 
 
 @dg.asset(
@@ -18,9 +18,10 @@ def catalog(
     context: dg.AssetExecutionContext,
     database: DatabaseResource,
     media_server: MediaServerResource,
+    analysis: AnalysisResource,
 ) -> dg.MaterializeResult:
     db = database.database()
-    limit = database.settings().num_recent_albums
+    limit = analysis.album_limit()
     with media_server.provider() as provider:
         result = sync_catalog(
             provider, db, limit,

@@ -1,12 +1,22 @@
-"""Resources: the app database, the media server and the LLM, configured from ``audiomuse.config``.
+"""Resources: the database, the media server, the analysis model, the LLM and the collection sync.
 
-No secret is a resource field: URLs and credentials come from the environment at run time, so the
-Dagster UI and run config never show them.
+Each resource carries its configuration as fields, so the Dagster UI's resource page shows what a
+run used. ``resources_from_settings`` fills them from ``audiomuse.config.Settings`` when the code
+location loads: plain values for ordinary settings and ``dg.EnvVar(NAME)`` for a secret set in the
+environment (the UI shows the variable's name, never its value). A field left unset takes the
+settings' value, read at run time (not cached); that is also how a secret kept in the config file
+is read. Tests build the resources directly, with no environment variable.
 """
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
-from audiomuse.config import Settings, get_settings
+from audiomuse.config import Settings, get_settings, set_in_environment
 from audiomuse.llm import LlmClient, make_llm
 from audiomuse.providers import make_provider
 from audiomuse.providers.base import MediaProvider
@@ -15,14 +25,22 @@ from audiomuse.store import Database, database_urls
 _migrated: set[str] = set()
 
 
-class DatabaseResource(dg.ConfigurableResource):
-    """The AudioMuse PostgreSQL database (embedded unless ``DATABASE_URL`` is set)."""
+def _settings_with(fields: dict[str, Any]) -> Settings:
+    """Settings read now (environment, config file, defaults) with every field that is set in their place."""
+    return Settings(**{name: value for name, value in fields.items() if value is not None})
 
-    def settings(self) -> Settings:
-        return get_settings()
+
+class DatabaseResource(dg.ConfigurableResource):
+    """The AudioMuse PostgreSQL database (embedded unless a URL is given)."""
+
+    url: str | None = None
+    """Any PostgreSQL URL (DATABASE_URL, a secret); unset = the settings', else the embedded server."""
+    data_dir: str | None = None
+    """AUDIOMUSE_DATA_DIR: where the embedded server keeps its data."""
 
     def database(self) -> Database:
-        url = database_urls(self.settings()).app
+        settings = _settings_with({"database_url": self.url, "data_dir": _path(self.data_dir)})
+        url = database_urls(settings).app
         db = Database(url)
         if url not in _migrated:  # once per process
             db.migrate()
@@ -31,36 +49,135 @@ class DatabaseResource(dg.ConfigurableResource):
 
 
 class MediaServerResource(dg.ConfigurableResource):
-    """The configured media server (``MEDIA_SERVER_TYPE``), or the local music folder."""
+    """The media server AudioMuse reads music from and publishes playlists to, or a local folder."""
+
+    type: str | None = None
+    """MEDIA_SERVER_TYPE: local, subsonic (= navidrome), jellyfin or lyrion."""
+    url: str | None = None
+    """MEDIA_SERVER_URL."""
+    user: str | None = None
+    """MEDIA_SERVER_USER."""
+    password: str | None = None
+    """MEDIA_SERVER_PASSWORD (a secret: give it as an EnvVar)."""
+    token: str | None = None
+    """MEDIA_SERVER_TOKEN, Jellyfin's API token (a secret: give it as an EnvVar)."""
+    music_dir: str | None = None
+    """MUSIC_DIR, the local provider's folder."""
+    timeout_seconds: float | None = None
+    """HTTP_TIMEOUT per request."""
+    retries: int | None = None
+    """HTTP_RETRIES, with backoff."""
+
+    def settings(self) -> Settings:
+        return _settings_with({
+            "media_server_type": self.type, "media_server_url": self.url, "media_server_user": self.user,
+            "media_server_password": self.password, "media_server_token": self.token,
+            "music_dir": _path(self.music_dir), "http_timeout": self.timeout_seconds, "http_retries": self.retries,
+        })
 
     def provider(self) -> MediaProvider:
-        return make_provider(get_settings())
+        return make_provider(self.settings())
+
+
+class AnalysisResource(dg.ConfigurableResource):
+    """Which albums are analysed and how: the MusiCNN model's threads and patch hop."""
+
+    recent_albums: int | None = None
+    """NUM_RECENT_ALBUMS: analyse only the newest N albums; 0 = all."""
+    threads: int | None = None
+    """ANALYSIS_THREADS: onnxruntime threads per run."""
+    patch_hop: int | None = None
+    """PATCH_HOP: MusiCNN patch hop in frames (187 = non-overlapping)."""
+
+    def settings(self) -> Settings:
+        return _settings_with({"num_recent_albums": self.recent_albums, "analysis_threads": self.threads,
+                               "patch_hop": self.patch_hop})
+
+    def album_limit(self) -> int:
+        return self.settings().num_recent_albums
+
+    def analyser(self):
+        settings = self.settings()
+        return _analyser(settings.analysis_threads, settings.patch_hop)
+
+
+@lru_cache(maxsize=2)
+def _analyser(threads: int, patch_hop: int):
+    """One model session per process, reused by every album the process analyses.
+
+    Imported here, not at module level: the webserver and daemon load these definitions too and
+    need neither onnxruntime nor librosa.
+    """
+    from audiomuse.analysis.track import TrackAnalyser
+
+    return TrackAnalyser(threads=threads, patch_hop=patch_hop)
 
 
 class LLMResource(dg.ConfigurableResource):
-    """The LLM that names playlists (``AI_MODEL_PROVIDER``; ``none`` = automatic names only).
-
-    Unset fields take the settings' values at run time. The API key is deliberately not a field:
-    it is read from ``AI_API_KEY`` (environment or config file) when the client is made.
-    """
+    """The LLM that names playlists (``AI_MODEL_PROVIDER``; ``none`` = automatic names only)."""
 
     provider: str | None = None
-    """ollama, openai, gemini, mistral or none; unset = AI_MODEL_PROVIDER."""
+    """AI_MODEL_PROVIDER: ollama, openai, gemini, mistral or none."""
     url: str | None = None
-    """Endpoint; unset = AI_MODEL_URL, else the provider's default."""
+    """AI_MODEL_URL; unset = the provider's default endpoint."""
     model: str | None = None
-    """Model name; unset = AI_MODEL_NAME, else the provider's default."""
+    """AI_MODEL_NAME; unset = the provider's default model."""
+    api_key: str | None = None
+    """AI_API_KEY (a secret: give it as an EnvVar)."""
     timeout_seconds: float | None = None
-    """Per request; unset = AI_TIMEOUT."""
+    """AI_TIMEOUT per request."""
 
     def client(self) -> LlmClient | None:
         """The configured client, or ``None`` when no LLM is configured (raises ``LlmError`` if misconfigured)."""
-        overrides = {k: v for k, v in {
+        return make_llm(_settings_with({
             "ai_model_provider": self.provider, "ai_model_url": self.url, "ai_model_name": self.model,
-            "ai_timeout": self.timeout_seconds,
-        }.items() if v is not None}
-        return make_llm(get_settings().model_copy(update=overrides))
+            "ai_api_key": self.api_key, "ai_timeout": self.timeout_seconds,
+        }))
 
 
-def default_resources() -> dict:
-    return {"database": DatabaseResource(), "media_server": MediaServerResource(), "llm": LLMResource()}
+class SyncRemoteResource(dg.ConfigurableResource):
+    """The opt-in collection sync's remote database and whether its policy is accepted here."""
+
+    url: str | None = None
+    """SYNC_DATABASE_URL (a secret: give it as an EnvVar); unset = no sync."""
+    accept_policy: bool | None = None
+    """SYNC_ACCEPT_POLICY; the policy can also be accepted on the explorer's Collection sync page."""
+
+    def settings(self, patch_hop: int) -> Settings:
+        return _settings_with({"sync_database_url": self.url, "sync_accept_policy": self.accept_policy,
+                               "patch_hop": patch_hop})
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _secret(env_name: str) -> dg.EnvVar | None:
+    """An EnvVar where the secret is in the environment; otherwise unset (read from the config file)."""
+    return dg.EnvVar(env_name) if set_in_environment(env_name) else None
+
+
+def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Every resource, with the values these settings hold (secrets by environment variable name)."""
+    return {
+        "database": DatabaseResource(url=_secret("DATABASE_URL"), data_dir=str(settings.data_dir)),
+        "media_server": MediaServerResource(
+            type=settings.media_server_type, url=settings.media_server_url, user=settings.media_server_user,
+            password=_secret("MEDIA_SERVER_PASSWORD"), token=_secret("MEDIA_SERVER_TOKEN"),
+            music_dir=str(settings.music_dir or settings.sample_library_small),
+            timeout_seconds=settings.http_timeout, retries=settings.http_retries,
+        ),
+        "analysis": AnalysisResource(recent_albums=settings.num_recent_albums, threads=settings.analysis_threads,
+                                     patch_hop=settings.patch_hop),
+        "llm": LLMResource(provider=settings.ai_model_provider, url=settings.ai_model_url,
+                           model=settings.ai_model_name, api_key=_secret("AI_API_KEY"),
+                           timeout_seconds=settings.ai_timeout),
+        "sync_remote": SyncRemoteResource(url=_secret("SYNC_DATABASE_URL"),
+                                                  accept_policy=settings.sync_accept_policy),
+    }
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The code location's resources, from the settings of the process that loads it."""
+    return dg.Definitions(resources=resources_from_settings(get_settings()))

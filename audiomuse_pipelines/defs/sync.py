@@ -4,7 +4,7 @@ import dagster as dg
 
 from audiomuse.sync import SyncError, remote_url, sync_collection
 from audiomuse_pipelines.defs.catalog import catalog
-from audiomuse_pipelines.defs.resources import DatabaseResource
+from audiomuse_pipelines.defs.resources import AnalysisResource, DatabaseResource, SyncRemoteResource
 
 
 class CollectionSyncConfig(dg.Config):
@@ -23,9 +23,13 @@ class CollectionSyncConfig(dg.Config):
     "sync policy is accepted (SYNC_ACCEPT_POLICY or the app's Collection sync page).",
 )
 def collection_sync(
-    context: dg.AssetExecutionContext, config: CollectionSyncConfig, database: DatabaseResource
+    context: dg.AssetExecutionContext,
+    config: CollectionSyncConfig,
+    database: DatabaseResource,
+    sync_remote: SyncRemoteResource,
+    analysis: AnalysisResource,
 ) -> dg.MaterializeResult:
-    settings = database.settings()
+    settings = sync_remote.settings(patch_hop=analysis.settings().patch_hop)  # the model identity shared
     try:
         report = sync_collection(database.database(), remote_url(settings), settings, albums=config.albums,
                                  direction=config.direction, progress=context.log.info)

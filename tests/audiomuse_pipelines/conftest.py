@@ -10,9 +10,16 @@ import dagster as dg
 import pytest
 
 from audiomuse.config import get_settings
+from audiomuse.store.server import with_database, with_driver
+from audiomuse_pipelines.defs.resources import (
+    AnalysisResource,
+    DatabaseResource,
+    LLMResource,
+    MediaServerResource,
+    SyncRemoteResource,
+)
 from tests.conftest import create_database, drop_database
 from tests.signals import tone, write_wav
-from audiomuse.store.server import with_database, with_driver
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,8 +53,22 @@ def music_dir(tmp_path) -> Path:
 
 
 @pytest.fixture
+def resources(db, music_dir) -> dict[str, dg.ConfigurableResource]:
+    """Every resource configured in code for the test database and a local music folder, as a
+    deployment would configure them; no environment variable involved."""
+    return {
+        "database": DatabaseResource(url=db.url),
+        "media_server": MediaServerResource(type="local", music_dir=str(music_dir)),
+        "analysis": AnalysisResource(recent_albums=0, threads=1, patch_hop=187),
+        "llm": LLMResource(provider="none"),
+        "sync_remote": SyncRemoteResource(accept_policy=False),
+    }
+
+
+@pytest.fixture
 def app_env(monkeypatch, db, music_dir, tmp_path):
-    """Environment the resources read: the test database and a local music folder."""
+    """The environment production processes read, for the code server and run workers a test
+    starts (they load the code location the way the webserver and daemon do)."""
     monkeypatch.setenv("AUDIOMUSE_CONFIG", str(tmp_path / "absent.toml"))
     monkeypatch.setenv("DATABASE_URL", db.url)
     monkeypatch.setenv("AUDIOMUSE_DATA_DIR", str(tmp_path / "data"))

@@ -12,13 +12,12 @@ import time
 import dagster as dg
 import pytest
 
-from audiomuse.config import get_settings
 from audiomuse.providers.base import ProviderUnavailable
 from audiomuse.providers.local import LocalFolderProvider
 from audiomuse_pipelines.defs.analysis import track_analysis
 from audiomuse_pipelines.defs.catalog import catalog
 from audiomuse_pipelines.defs.partitions import albums_partitions
-from audiomuse_pipelines.defs.resources import MediaServerResource, default_resources
+from audiomuse_pipelines.defs.resources import AnalysisResource, DatabaseResource, MediaServerResource
 from tests.test_faults import own_server  # noqa: F401 - a fixture
 
 
@@ -50,7 +49,7 @@ class FlakyMediaServer(MediaServerResource):
                     raise ProviderUnavailable("Subsonic server at http://127.0.0.1:9", "unreachable after 3 attempts")
                 return super().download(track, dest_dir)
 
-        return Flaky(get_settings().music_dir)
+        return Flaky(self.music_dir)
 
 
 STATE: dict = {}
@@ -65,51 +64,51 @@ def _analysis_rows(db):
         return conn.execute("SELECT count(*), count(DISTINCT track_id) FROM embedding").fetchone()
 
 
-def _partitions(instance):
-    assert dg.materialize([catalog], resources=default_resources(), instance=instance).success
+def _partitions(instance, resources):
+    assert dg.materialize([catalog], resources=resources, instance=instance).success
     return sorted(instance.get_dynamic_partitions(albums_partitions.name))
 
 
-def test_server_back_after_one_attempt_the_retry_finishes_the_album(app_env, dagster_instance, no_retry_delay):
-    albums = _partitions(dagster_instance)
-    second_wind = next(a for a in albums if _album_size(app_env, a) == 3)
+def test_server_back_after_one_attempt_the_retry_finishes_the_album(db, resources, dagster_instance, no_retry_delay):
+    albums = _partitions(dagster_instance, resources)
+    second_wind = next(a for a in albums if _album_size(db, a) == 3)
     STATE["downloads"] = FailingDownloads(down={2})  # track 2 of the first attempt
     result = dg.materialize([track_analysis], partition_key=second_wind, instance=dagster_instance,
-                            resources={**default_resources(), "media_server": FlakyMediaServer()})
+                            resources={**resources, "media_server": FlakyMediaServer(music_dir=resources["media_server"].music_dir)})
     assert result.success
     assert len(_events(dagster_instance, result.run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY)) == 1
     meta = result.asset_materializations_for_node("track_analysis")[0].metadata
     assert meta["tracks_analysed"].value == 2 and meta["tracks_skipped"].value == 1  # track 1 kept
-    assert _analysis_rows(app_env) == (3, 3)
+    assert _analysis_rows(db) == (3, 3)
 
 
 def test_server_down_for_good_fails_the_partition_after_retries_and_a_rerun_finishes(
-        app_env, dagster_instance, no_retry_delay):
-    albums = _partitions(dagster_instance)
-    second_wind = next(a for a in albums if _album_size(app_env, a) == 3)
+        db, resources, dagster_instance, no_retry_delay):
+    albums = _partitions(dagster_instance, resources)
+    second_wind = next(a for a in albums if _album_size(db, a) == 3)
     STATE["downloads"] = FailingDownloads(down=set(range(2, 100)))
     failed = dg.materialize([track_analysis], partition_key=second_wind, instance=dagster_instance,
-                            resources={**default_resources(), "media_server": FlakyMediaServer()},
+                            resources={**resources, "media_server": FlakyMediaServer(music_dir=resources["media_server"].music_dir)},
                             raise_on_error=False)
     assert not failed.success
     assert len(_events(dagster_instance, failed.run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY)) == no_retry_delay
     (failure,) = _events(dagster_instance, failed.run_id, dg.DagsterEventType.STEP_FAILURE)
     assert "Subsonic server at http://127.0.0.1:9: unreachable" in str(failure.dagster_event.event_specific_data.error)
-    assert _analysis_rows(app_env) == (1, 1)  # the track done before the server went down
+    assert _analysis_rows(db) == (1, 1)  # the track done before the server went down
     rerun = dg.materialize([track_analysis], partition_key=second_wind, instance=dagster_instance,
-                           resources=default_resources())
+                           resources=resources)
     assert rerun.success
     assert rerun.asset_materializations_for_node("track_analysis")[0].metadata["tracks_skipped"].value == 1
-    assert _analysis_rows(app_env) == (3, 3)
+    assert _analysis_rows(db) == (3, 3)
 
 
-def test_bad_tracks_are_not_retried(app_env, dagster_instance, music_dir, no_retry_delay):
+def test_bad_tracks_are_not_retried(db, resources, dagster_instance, music_dir, no_retry_delay):
     """A file that is not audio is recorded and the album succeeds on the first attempt."""
     (music_dir / "Beta" / "Second Wind" / "04 - Broken.flac").write_bytes(b"fLaC" + b"\0" * 64)
-    albums = _partitions(dagster_instance)
-    second_wind = next(a for a in albums if _album_size(app_env, a) == 4)
+    albums = _partitions(dagster_instance, resources)
+    second_wind = next(a for a in albums if _album_size(db, a) == 4)
     result = dg.materialize([track_analysis], partition_key=second_wind, instance=dagster_instance,
-                            resources=default_resources())
+                            resources=resources)
     assert result.success
     assert _events(dagster_instance, result.run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
     meta = result.asset_materializations_for_node("track_analysis")[0].metadata
@@ -142,16 +141,12 @@ def _fake(kind):
     return LyrionFake(library, user=USER, password=SECRET)
 
 
-def _catalog_with_wrong_credentials(kind, url, monkeypatch, instance, caplog):
-    secret_var = "MEDIA_SERVER_TOKEN" if kind == "jellyfin" else "MEDIA_SERVER_PASSWORD"
-    monkeypatch.setenv("MEDIA_SERVER_TYPE", kind)
-    monkeypatch.setenv("MEDIA_SERVER_URL", url)
-    monkeypatch.setenv("MEDIA_SERVER_USER", USER)
-    monkeypatch.setenv(secret_var, WRONG)
-    monkeypatch.setenv("HTTP_RETRIES", "1")
-    get_settings.cache_clear()
+def _catalog_with_wrong_credentials(kind, url, resources, instance, caplog):
+    secret = {"token": WRONG} if kind == "jellyfin" else {"password": WRONG}
+    media_server = MediaServerResource(type=kind, url=url, user=USER, retries=1, **secret)
+    resources = {**resources, "media_server": media_server}
     with caplog.at_level(logging.DEBUG):
-        result = dg.materialize([catalog], resources=default_resources(), instance=instance, raise_on_error=False)
+        result = dg.materialize([catalog], resources=resources, instance=instance, raise_on_error=False)
     assert not result.success
     (failure,) = _events(instance, result.run_id, dg.DagsterEventType.STEP_FAILURE)
     message = str(failure.dagster_event.event_specific_data.error)
@@ -171,34 +166,28 @@ def _catalog_with_wrong_credentials(kind, url, monkeypatch, instance, caplog):
 
 
 @pytest.mark.parametrize("kind", ["subsonic", "jellyfin", "lyrion"])
-def test_wrong_credentials_fail_the_catalog_clearly_without_the_secret(kind, app_env, dagster_instance,
-                                                                         monkeypatch, caplog):
+def test_wrong_credentials_fail_the_catalog_clearly_without_the_secret(kind, resources, dagster_instance, caplog):
     with _fake(kind) as fake:
-        _catalog_with_wrong_credentials(kind, fake.url, monkeypatch, dagster_instance, caplog)
+        _catalog_with_wrong_credentials(kind, fake.url, resources, dagster_instance, caplog)
 
 
 @pytest.mark.slow
-def test_wrong_password_against_real_supysonic(app_env, dagster_instance, monkeypatch, caplog, tmp_path):
+def test_wrong_password_against_real_supysonic(resources, dagster_instance, caplog, tmp_path):
     from tests.audiomuse.providers.conftest import build_generated_library, supysonic_server
 
     music = build_generated_library(tmp_path / "music")
     with supysonic_server(music, tmp_path / "supysonic", user=USER, password=SECRET) as url:
-        message = _catalog_with_wrong_credentials("subsonic", url, monkeypatch, dagster_instance, caplog)
+        message = _catalog_with_wrong_credentials("subsonic", url, resources, dagster_instance, caplog)
     assert f"user '{USER}'" in message
 
 
-def test_wrong_credentials_in_analysis_fail_the_album_without_retries(app_env, dagster_instance, monkeypatch,
-                                                                       no_retry_delay):
+def test_wrong_credentials_in_analysis_fail_the_album_without_retries(resources, dagster_instance, no_retry_delay):
     """Retrying cannot fix a password, and the tracks are not bad: the step fails once."""
-    albums = _partitions(dagster_instance)
+    albums = _partitions(dagster_instance, resources)
     with _fake("lyrion") as fake:
-        monkeypatch.setenv("MEDIA_SERVER_TYPE", "lyrion")
-        monkeypatch.setenv("MEDIA_SERVER_URL", fake.url)
-        monkeypatch.setenv("MEDIA_SERVER_USER", USER)
-        monkeypatch.setenv("MEDIA_SERVER_PASSWORD", WRONG)
-        get_settings.cache_clear()
+        lyrion = MediaServerResource(type="lyrion", url=fake.url, user=USER, password=WRONG)
         result = dg.materialize([track_analysis], partition_key=albums[0], instance=dagster_instance,
-                                resources=default_resources(), raise_on_error=False)
+                                resources={**resources, "media_server": lyrion}, raise_on_error=False)
     assert not result.success
     assert _events(dagster_instance, result.run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY) == []
 
@@ -213,19 +202,19 @@ def _clustering_config(**over):
     return dg.RunConfig(ops={"clustering_playlists": {"config": {**SMALL, **over}}})
 
 
-def test_terminated_clustering_run_keeps_previous_playlists_and_index(app_env, dagster_instance):
+def test_terminated_clustering_run_keeps_previous_playlists_and_index(db, resources, dagster_instance):
     from audiomuse.library import build_similarity_index
     from audiomuse.playlists.clustering import current_playlists
-    from audiomuse_pipelines.defs.library import clustering_playlists
+    from audiomuse_pipelines.defs.clustering import clustering_playlists
     from tests.seed import seed_library
 
-    seed_library(app_env)
-    build_similarity_index(app_env)
-    first = dg.materialize([clustering_playlists], instance=dagster_instance, resources=default_resources(),
+    seed_library(db)
+    build_similarity_index(db)
+    first = dg.materialize([clustering_playlists], instance=dagster_instance, resources=resources,
                            run_config=_clustering_config())
     assert first.success
-    before = current_playlists(app_env)
-    with app_env.connection() as conn:
+    before = current_playlists(db)
+    with db.connection() as conn:
         index_before = conn.execute("SELECT name, sha256 FROM artifacts WHERE name <> 'score_scaler' ORDER BY name").fetchall()
     assert before and {p["generation"] for p in before} == {first.run_id}
 
@@ -233,7 +222,7 @@ def test_terminated_clustering_run_keeps_previous_playlists_and_index(app_env, d
 
     def long_run():  # far more iterations than it can finish before it is terminated
         outcome["result"] = dg.materialize([clustering_playlists], instance=dagster_instance,
-                                           resources=default_resources(), raise_on_error=False,
+                                           resources=resources, raise_on_error=False,
                                            run_config=_clustering_config(runs=1_000_000))
 
     worker = threading.Thread(target=long_run)
@@ -246,8 +235,8 @@ def test_terminated_clustering_run_keeps_previous_playlists_and_index(app_env, d
     assert not result.success
     (failure,) = _events(dagster_instance, result.run_id, dg.DagsterEventType.STEP_FAILURE)
     assert "ClusteringCancelled" in str(failure.dagster_event.event_specific_data.error)
-    assert current_playlists(app_env) == before
-    with app_env.connection() as conn:
+    assert current_playlists(db) == before
+    with db.connection() as conn:
         assert conn.execute("SELECT name, sha256 FROM artifacts WHERE name <> 'score_scaler' ORDER BY name").fetchall() == index_before
     assert dagster_instance.get_latest_materialization_event(clustering_playlists.key).run_id == first.run_id
 
@@ -266,7 +255,7 @@ def _wait_for_progress(instance, other_run_id):
 
 # -- the database restarts during a run ----------------------------------------------------------------
 
-def test_database_restart_during_an_analysis_run(own_server, music_dir, tmp_path, monkeypatch):
+def test_database_restart_during_an_analysis_run(own_server, music_dir):
     """One PostgreSQL holds both the app's and Dagster's storage (as in docker/compose.yaml); it is
     stopped while track 2 is analysed and back 2 s later. The run finishes: both sides reconnect."""
     from audiomuse.store.server import ensure_database, with_database, with_driver
@@ -275,11 +264,6 @@ def test_database_restart_during_an_analysis_run(own_server, music_dir, tmp_path
     pgdata, db = own_server
     admin = with_database(db.url, "postgres")
     ensure_database(admin, "dagster")
-    monkeypatch.setenv("AUDIOMUSE_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setenv("DATABASE_URL", db.url)
-    monkeypatch.setenv("MEDIA_SERVER_TYPE", "local")
-    monkeypatch.setenv("MUSIC_DIR", str(music_dir))
-    get_settings.cache_clear()
     providers = []
 
     class RestartingServer(MediaServerResource):
@@ -289,16 +273,18 @@ def test_database_restart_during_an_analysis_run(own_server, music_dir, tmp_path
 
     storage = {"postgres": {"postgres_url": with_driver(with_database(db.url, "dagster"), "psycopg2")}}
     with dg.instance_for_test(overrides={"storage": storage}) as instance:
-        albums = _partitions(instance)
+        resources = {"database": DatabaseResource(url=db.url),
+                     "media_server": MediaServerResource(type="local", music_dir=str(music_dir)),
+                     "analysis": AnalysisResource(threads=1, patch_hop=187, recent_albums=0)}
+        albums = _partitions(instance, resources)
         second_wind = next(a for a in albums if _album_size(db, a) == 3)
         result = dg.materialize([track_analysis], partition_key=second_wind, instance=instance,
-                                resources={**default_resources(), "media_server": RestartingServer()})
+                                resources={**resources, "media_server": RestartingServer()})
         providers[0].restarter.join()
         assert result.success
         assert result.asset_materializations_for_node("track_analysis")[0].metadata["tracks_analysed"].value == 3
         assert _analysis_rows(db) == (3, 3)
         assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.SUCCESS
-    get_settings.cache_clear()
 
 
 # -- a crashed run worker ------------------------------------------------------------------------------

@@ -1,59 +1,14 @@
-"""Library-wide assets rebuilt whenever analysis partitions change (or a collection sync pulled
-analyses in): index and map."""
+"""Clustering playlists: the evolutionary search (materialised from the UI) and its publication."""
+
+import os
 
 import dagster as dg
 
-from audiomuse.library import build_music_map, build_similarity_index
+from audiomuse.config import get_settings
 from audiomuse_pipelines.defs.analysis import track_analysis
 from audiomuse_pipelines.defs.resources import DatabaseResource, LLMResource, MediaServerResource
+from audiomuse_pipelines.defs.similarity import LIBRARY_TAGS
 from audiomuse_pipelines.defs.sync import collection_sync
-
-# Like eager(), but a library with some albums not (yet) analysed still gets an index: missing
-# partitions must not block it. Waiting while analysis runs are in progress debounces a backfill.
-ON_ANALYSIS_CHANGE = dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
-LIBRARY_TAGS = {"audiomuse/kind": "library"}
-
-
-@dg.asset(
-    deps=[track_analysis, collection_sync],
-    group_name="library",
-    kinds={"voyager", "postgres"},
-    op_tags=LIBRARY_TAGS,
-    automation_condition=ON_ANALYSIS_CHANGE,
-    description="Voyager (HNSW, cosine) index over every embedding, stored in PostgreSQL.",
-)
-def similarity_index(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
-    return _reported(context, "index", build_similarity_index(database.database()))
-
-
-@dg.asset(
-    deps=[track_analysis, collection_sync],
-    group_name="library",
-    kinds={"umap", "postgres"},
-    op_tags=LIBRARY_TAGS,
-    automation_condition=ON_ANALYSIS_CHANGE,
-    description="2-D projection of every embedding (UMAP; PCA for tiny libraries) for the map and alchemy.",
-)
-def music_map(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
-    return _reported(context, "map", build_music_map(database.database()))
-
-
-def _reported(context: dg.AssetExecutionContext, what: str, report) -> dg.MaterializeResult:
-    context.log.info(f"{what} of {report.tracks} tracks built in {report.seconds:.1f} s ({report.detail})")
-    return dg.MaterializeResult(
-        metadata={"tracks": report.tracks, "build_seconds": round(report.seconds, 2), "sha256": report.sha256,
-                  **report.detail}
-    )
-
-
-library_automation = dg.AutomationConditionSensorDefinition(
-    "library_automation",
-    target=dg.AssetSelection.assets(similarity_index, music_map),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
-    run_tags=LIBRARY_TAGS,
-    description="Rebuilds the index and map after analysis runs finish.",
-)
 
 
 class ClusteringConfig(dg.Config):
@@ -83,13 +38,10 @@ class ClusteringConfig(dg.Config):
 def clustering_playlists(
     context: dg.AssetExecutionContext, config: ClusteringConfig, database: DatabaseResource, llm: LLMResource
 ) -> dg.MaterializeResult:
-    import os
-
     from audiomuse.clustering.search import ClusteringParams
     from audiomuse.llm import LlmError
     from audiomuse.playlists import clustering as core
 
-    settings = database.settings()
     db = database.database()
     overrides = {k: v for k, v in {
         "runs": config.runs, "algorithm": config.algorithm, "k_min": config.num_clusters_min,
@@ -97,7 +49,7 @@ def clustering_playlists(
         "min_playlist_size": config.min_playlist_size, "top_playlists": config.top_playlists,
         "max_songs_per_cluster": config.max_songs_per_cluster,
     }.items() if v is not None}
-    params = ClusteringParams.from_settings(settings, **overrides)
+    params = ClusteringParams.from_settings(get_settings(), **overrides)
     lib = core.load_library(db)
     core.store_score_vectors(db, lib)
     run_id = context.run.run_id
