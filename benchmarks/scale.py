@@ -70,7 +70,7 @@ class SyntheticProvider:
     kind = "synthetic"
 
     def __init__(self, n: int):
-        from audiomuse.providers.base import Album, Track
+        from audiomuse.media import Album, Track
 
         self.n = n
         self.albums_n = (n + TRACKS_PER_ALBUM - 1) // TRACKS_PER_ALBUM
@@ -252,11 +252,11 @@ def step_clustering(args) -> dict:
 def step_explorer(args) -> dict:
     from audiomuse.index.persist import load_index
     from audiomuse.index.similar import similar_by_track
+    from audiomuse.media import PlayedTrack
     from audiomuse.music_map import load_map, map_points
     from audiomuse.playlists.alchemy import alchemy_view, song_alchemy
     from audiomuse.playlists.fingerprint import sonic_fingerprint
     from audiomuse.playlists.path import find_path
-    from audiomuse.providers.base import PlayedTrack
     from audiomuse.store.analysis import track_metadata
 
     db = _db()

@@ -33,7 +33,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from audiomuse.providers.base import Album, MediaProvider, PlayedTrack, Playlist, ProviderError, Track
+from audiomuse.media import Album, PlayedTrack, Playlist, Track
+from audiomuse.providers.base import MediaProvider, ProviderError
 
 log = logging.getLogger(__name__)
 

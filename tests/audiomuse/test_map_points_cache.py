@@ -3,8 +3,8 @@
 import numpy as np
 from psycopg.types.json import Jsonb
 
+from audiomuse.media import Album, Track
 from audiomuse.music_map import map_points, save_map
-from audiomuse.providers.base import Album, Track
 from audiomuse.store import catalog
 
 

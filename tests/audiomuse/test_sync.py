@@ -12,7 +12,7 @@ import pytest
 
 from audiomuse.analysis.track import MODEL_NAME, model_identity
 from audiomuse.config import Settings
-from audiomuse.providers.base import Album, Track
+from audiomuse.media import Album, Track
 from audiomuse.store import Database
 from audiomuse.store import analysis as analysis_store
 from audiomuse.store import catalog as catalog_store

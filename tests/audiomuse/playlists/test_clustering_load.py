@@ -5,8 +5,8 @@ import pytest
 
 from audiomuse.analysis.features import OTHER_FEATURES
 from audiomuse.analysis.musicnn import MSD_TAGS
+from audiomuse.media import Album, Track
 from audiomuse.playlists import clustering as core
-from audiomuse.providers.base import Album, Track
 from audiomuse.store import Database
 from audiomuse.store import analysis as analysis_store
 from audiomuse.store import catalog

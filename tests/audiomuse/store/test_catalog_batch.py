@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from audiomuse.catalog import sync_catalog
-from audiomuse.providers.base import Album, ProviderError, Track
+from audiomuse.media import Album, Track
+from audiomuse.providers.base import ProviderError
 from audiomuse.store import Database
 from audiomuse.store import catalog
 from audiomuse.text import song_key
