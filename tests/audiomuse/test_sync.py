@@ -429,7 +429,7 @@ def test_sync_migration_downgrades_and_upgrades_cleanly(empty_db):
 
 def test_command_line_prepares_a_hub_then_syncs(db, empty_db, monkeypatch, tmp_path, capsys):
     from audiomuse.config import get_settings
-    from audiomuse.sync import main
+    from audiomuse.sync.cli import main
 
     make_library(db, "alice", analysed=True)
     monkeypatch.setenv("AUDIOMUSE_CONFIG", str(tmp_path / "absent.toml"))
