@@ -185,8 +185,8 @@ def step_embeddings(args) -> dict:
 
 
 def step_index(args) -> dict:
+    from audiomuse.artifact_builds import build_similarity_index
     from audiomuse.index.persist import load_index
-    from audiomuse.library import build_similarity_index
 
     db = _db()
     t0 = time.perf_counter()
@@ -213,7 +213,7 @@ def step_index(args) -> dict:
 
 
 def step_map(args) -> dict:
-    from audiomuse.library import build_music_map
+    from audiomuse.artifact_builds import build_music_map
 
     t0 = time.perf_counter()
     report = build_music_map(_db())

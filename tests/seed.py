@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiomuse.library import build_music_map, build_similarity_index
+from audiomuse.artifact_builds import build_music_map, build_similarity_index
 from audiomuse.media import Album, Track
 from audiomuse.store import Database
 from audiomuse.store import analysis as analysis_store

@@ -28,7 +28,7 @@ def test_offline_chat_returns_mostly_the_matching_style(analysed_library, reques
 
 def test_offline_like_artist_finds_the_same_style_by_other_artists(analysed_library):
     """"like Muldjord" (rock) through the similarity index: other artists' rock first."""
-    from audiomuse.library import build_similarity_index
+    from audiomuse.artifact_builds import build_similarity_index
 
     db, styles = analysed_library
     build_similarity_index(db)

@@ -27,8 +27,8 @@ def sonic_library(supysonic_sample, pg_admin_url, migrated_template, tmp_path_fa
     """(Database, analysed track ids, not-analysed track ids) for supysonic's library: catalog
     synced from the server, a few albums analysed (model results cached), index built."""
     from audiomuse.analysis.album import analyse_album
+    from audiomuse.artifact_builds import build_similarity_index
     from audiomuse.catalog import sync_catalog
-    from audiomuse.library import build_similarity_index
     from audiomuse.providers.subsonic import SubsonicProvider
     from tests.analysed import CachedAnalyser, cached_results
 

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from audiomuse.artifact_builds import build_music_map
 from audiomuse.index import SimilarityIndex
-from audiomuse.library import build_music_map
 from audiomuse.media import PlayedTrack
 from audiomuse.music_map import MAP_ARTIFACT, SAMPLE_PERCENTS, map_points
 from audiomuse.playlists.alchemy import song_alchemy
