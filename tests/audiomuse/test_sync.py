@@ -368,7 +368,7 @@ def test_no_path_file_name_or_id_reaches_the_remote(db, hub, tmp_path):
     """A real local-folder catalog: ids are path hashes, file names carry a private marker."""
     import mutagen
 
-    from audiomuse.catalog import sync_catalog
+    from audiomuse.catalog import refresh_catalog
     from audiomuse.providers.local import LocalFolderProvider
     from tests.signals import tone, write_wav
 
@@ -380,7 +380,7 @@ def test_no_path_file_name_or_id_reaches_the_remote(db, hub, tmp_path):
         tags.update({"artist": "Alpha", "album": "First Light", "title": title, "tracknumber": str(i)})
         tags.save()
     provider = LocalFolderProvider(music)
-    sync_catalog(provider, db)
+    refresh_catalog(provider, db)
     with db.connection() as conn:
         tracks = conn.execute("SELECT id, album_id, title FROM tracks").fetchall()
         for track_id, _, title in tracks:
