@@ -233,7 +233,7 @@ def step_clustering(args) -> dict:
     db = _db()
     parts = {}
     t0 = time.perf_counter()
-    lib = core.load_library(db)
+    lib = core.load_clustering_tracks(db)
     parts["load_s"] = time.perf_counter() - t0
     t = time.perf_counter()
     core.store_score_vectors(db, lib)

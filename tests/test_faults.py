@@ -195,7 +195,7 @@ def test_llm_that_never_answers_gives_automatic_names_and_a_clear_chat_error(db,
     with SilentServer() as server, caplog.at_level(logging.DEBUG):
         settings = Settings(ai_model_provider="openai", ai_model_url=server.url, ai_model_name="m",
                             ai_api_key=API_KEY, ai_timeout=0.5)
-        lib = core.load_library(db)
+        lib = core.load_clustering_tracks(db)
         result = core.search_playlists(lib, ClusteringParams(runs=30, k_min=2, k_max=4, min_playlist_size=5,
                                                              top_playlists=3, batch_size=10), seed=1)
         names = core.name_with_llm(result, lib, make_llm(settings))

@@ -98,7 +98,7 @@ def clustering_playlists(
         "max_songs_per_cluster": config.max_songs_per_cluster,
     }.items() if v is not None}
     params = ClusteringParams.from_settings(settings, **overrides)
-    lib = core.load_library(db)
+    lib = core.load_clustering_tracks(db)
     core.store_score_vectors(db, lib)
     run_id = context.run.run_id
 
