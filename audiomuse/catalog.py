@@ -27,7 +27,7 @@ class CatalogResult:
 BATCH_ALBUMS = 500  # albums whose tracks are written (and committed) together
 
 
-def sync_catalog(
+def refresh_catalog(
     provider: MediaProvider,
     db: Database,
     limit: int = 0,
@@ -68,7 +68,7 @@ def sync_catalog(
             continue
         except BaseException:
             if pending:
-                flush()  # keep the albums read before a failure the sync cannot handle
+                flush()  # keep the albums read before a failure the refresh cannot handle
             raise
         pending[album.id] = tracks
         read.append(i)

@@ -1,4 +1,4 @@
-"""Process-wide handles shared by the pages: database, settings, the loaded library."""
+"""Process-wide handles shared by the pages: database, settings, the loaded similarity index."""
 
 from __future__ import annotations
 
@@ -29,18 +29,20 @@ def settings() -> Settings:
 
 
 @dataclass
-class Library:
+class IndexedTracks:
+    """The similarity index with the metadata (title, artist, ...) of the tracks it holds."""
+
     index: SimilarityIndex
     metadata: dict[str, dict]
 
 
 @st.cache_resource(show_spinner="Loading the similarity index…", max_entries=1)
-def _library_for(index_id: int, _index: SimilarityIndex, _db: Database) -> Library:
+def _indexed_tracks_for(index_id: int, _index: SimilarityIndex, _db: Database) -> IndexedTracks:
     with _db.connection() as conn:
-        return Library(_index, track_metadata(conn))
+        return IndexedTracks(_index, track_metadata(conn))
 
 
-def library() -> Library:
+def indexed_tracks() -> IndexedTracks:
     """The current index and track metadata; raises NotReady with advice when there is none."""
     db = database()
     index = load_index(db, settings().cache_dir)
@@ -49,7 +51,7 @@ def library() -> Library:
             "No similarity index yet. Analyse some albums and materialise `similarity_index` "
             "in the Dagster UI (it rebuilds by itself after analysis runs)."
         )
-    return _library_for(id(index), index, db)
+    return _indexed_tracks_for(id(index), index, db)
 
 
 def guard(fn):

@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from audiomuse.index import SimilarityIndex  # noqa: E402
 from audiomuse.index.similar import similar_by_track  # noqa: E402
+from audiomuse.media import PlayedTrack  # noqa: E402
 from audiomuse.playlists.alchemy import alchemy_view, song_alchemy  # noqa: E402
 from audiomuse.playlists.fingerprint import sonic_fingerprint  # noqa: E402
 from audiomuse.playlists.path import find_path  # noqa: E402
-from audiomuse.providers.base import PlayedTrack  # noqa: E402
 from benchmarks._synthetic import synthetic_embeddings  # noqa: E402
 
 

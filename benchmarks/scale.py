@@ -70,7 +70,7 @@ class SyntheticProvider:
     kind = "synthetic"
 
     def __init__(self, n: int):
-        from audiomuse.providers.base import Album, Track
+        from audiomuse.media import Album, Track
 
         self.n = n
         self.albums_n = (n + TRACKS_PER_ALBUM - 1) // TRACKS_PER_ALBUM
@@ -187,8 +187,8 @@ def step_embeddings(args) -> dict:
 
 
 def step_index(args) -> dict:
+    from audiomuse.artifact_builds import build_similarity_index
     from audiomuse.index.persist import load_index
-    from audiomuse.library import build_similarity_index
 
     db = _db()
     t0 = time.perf_counter()
@@ -215,7 +215,7 @@ def step_index(args) -> dict:
 
 
 def step_map(args) -> dict:
-    from audiomuse.library import build_music_map
+    from audiomuse.artifact_builds import build_music_map
 
     t0 = time.perf_counter()
     report = build_music_map(_db())
@@ -235,7 +235,7 @@ def step_clustering(args) -> dict:
     db = _db()
     parts = {}
     t0 = time.perf_counter()
-    lib = core.load_library(db)
+    lib = core.load_clustering_tracks(db)
     parts["load_s"] = time.perf_counter() - t0
     t = time.perf_counter()
     core.store_score_vectors(db, lib)
@@ -254,11 +254,11 @@ def step_clustering(args) -> dict:
 def step_explorer(args) -> dict:
     from audiomuse.index.persist import load_index
     from audiomuse.index.similar import similar_by_track
+    from audiomuse.media import PlayedTrack
     from audiomuse.music_map import load_map, map_points
     from audiomuse.playlists.alchemy import alchemy_view, song_alchemy
     from audiomuse.playlists.fingerprint import sonic_fingerprint
     from audiomuse.playlists.path import find_path
-    from audiomuse.providers.base import PlayedTrack
     from audiomuse.store.analysis import track_metadata
 
     db = _db()

@@ -113,7 +113,7 @@ def analysed_library(sample_library, pg_admin_url, migrated_template):
     import json
 
     from audiomuse.analysis.album import analyse_album
-    from audiomuse.catalog import sync_catalog
+    from audiomuse.catalog import refresh_catalog
     from audiomuse.providers.local import LocalFolderProvider, short_id
     from tests.analysed import CachedAnalyser, cached_results
 
@@ -122,7 +122,7 @@ def analysed_library(sample_library, pg_admin_url, migrated_template):
     name = create_database(pg_admin_url, template=migrated_template)
     db = Database(with_database(pg_admin_url, name))
     provider = LocalFolderProvider(sample_library)
-    sync_catalog(provider, db)
+    refresh_catalog(provider, db)
     analyser = CachedAnalyser(results)
     for album in provider.newest_albums():
         analyse_album(album.id, provider, db, analyser, progress=lambda m: None)

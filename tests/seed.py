@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from audiomuse.library import build_music_map, build_similarity_index
-from audiomuse.providers.base import Album, Track
+from audiomuse.artifact_builds import build_music_map, build_similarity_index
+from audiomuse.media import Album, Track
 from audiomuse.store import Database
 from audiomuse.store import analysis as analysis_store
 from audiomuse.store import catalog

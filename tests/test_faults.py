@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from audiomuse.analysis.album import analyse_album
-from audiomuse.catalog import sync_catalog
+from audiomuse.catalog import refresh_catalog
 from audiomuse.providers.local import LocalFolderProvider
 from audiomuse.store import Database
 from audiomuse.store.server import ensure_database, start_embedded_server, stop_embedded_server
@@ -92,7 +92,7 @@ def test_database_restart_mid_album_is_survived_without_duplicates(own_server, t
     """The server goes down while track 2 is analysed and is back 2 s later: the saves wait."""
     pgdata, db = own_server
     music = _album(tmp_path / "music", 4)
-    sync_catalog(LocalFolderProvider(music), db)
+    refresh_catalog(LocalFolderProvider(music), db)
     provider = RestartingProvider(music, pgdata, at_download=2, restart_after=2.0)
     album_id = provider.newest_albums()[0].id
     with caplog.at_level(logging.WARNING, logger="audiomuse.store.db"):
@@ -109,7 +109,7 @@ def test_database_down_for_good_fails_the_album_cleanly_and_a_rerun_finishes(own
     pgdata, fixture_db = own_server
     db = Database(fixture_db.url, reconnect_seconds=1.0)
     music = _album(tmp_path / "music", 3)
-    sync_catalog(LocalFolderProvider(music), db)
+    refresh_catalog(LocalFolderProvider(music), db)
     provider = RestartingProvider(music, pgdata, at_download=2, restart_after=None)
     album_id = provider.newest_albums()[0].id
     with pytest.raises(ConnectionError, match="Cannot connect to PostgreSQL at"):
@@ -195,7 +195,7 @@ def test_llm_that_never_answers_gives_automatic_names_and_a_clear_chat_error(db,
     with SilentServer() as server, caplog.at_level(logging.DEBUG):
         settings = Settings(ai_model_provider="openai", ai_model_url=server.url, ai_model_name="m",
                             ai_api_key=API_KEY, ai_timeout=0.5)
-        lib = core.load_library(db)
+        lib = core.load_clustering_tracks(db)
         result = core.search_playlists(lib, ClusteringParams(runs=30, k_min=2, k_max=4, min_playlist_size=5,
                                                              top_playlists=3, batch_size=10), seed=1)
         names = core.name_with_llm(result, lib, make_llm(settings))

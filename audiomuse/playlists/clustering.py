@@ -32,7 +32,9 @@ FLOAT4_OID, FLOAT8_ARRAY_OID = 700, 1022  # PostgreSQL's built-in real and float
 
 
 @dataclass
-class LibraryVectors:
+class ClusteringTracks:
+    """Every analysed track clustering works on, row i of each array belonging to ``track_ids[i]``."""
+
     track_ids: list[str]
     titles: list[str]
     artists: list[str]
@@ -69,7 +71,7 @@ def _decode_float8_arrays(raw: bytes, width: int) -> np.ndarray:
     return rows["values"]["value"].astype(np.float64)
 
 
-def load_library(db: Database, batch: int = 10_000) -> LibraryVectors:
+def load_clustering_tracks(db: Database, batch: int = 10_000) -> ClusteringTracks:
     """Every analysed track that is not a duplicate of another, with its vectors.
 
     The 58 score values come from PostgreSQL as one float8[] per track and are decoded by numpy a
@@ -81,7 +83,8 @@ def load_library(db: Database, batch: int = 10_000) -> LibraryVectors:
            FROM tracks t JOIN embedding e ON e.track_id = t.id JOIN score s ON s.track_id = t.id
            WHERE t.duplicate_of IS NULL ORDER BY t.id"""
     ).format(scores=_score_array())
-    with db.connection() as conn, conn.cursor(name="load_library", binary=True, withhold=conn.autocommit) as cur:
+    with (db.connection() as conn,
+          conn.cursor(name="load_clustering_tracks", binary=True, withhold=conn.autocommit) as cur):
         cur.adapters.register_loader("vector", RawBinaryLoader)
         cur.adapters.register_loader(FLOAT8_ARRAY_OID, RawBinaryLoader)
         cur.itersize = batch
@@ -96,7 +99,7 @@ def load_library(db: Database, batch: int = 10_000) -> LibraryVectors:
         raise ValueError("no analysed tracks yet: analyse some albums first")
     scores = np.concatenate(score_parts)
     n_moods = len(MSD_TAGS)
-    return LibraryVectors(
+    return ClusteringTracks(
         track_ids=ids, titles=titles, artists=artists, embeddings=np.concatenate(emb_parts),
         moods=scores[:, 2:2 + n_moods].astype(np.float32), other=scores[:, 2 + n_moods:].astype(np.float32),
         tempo=_minmax(scores[:, 0].astype(np.float32)), energy=_minmax(scores[:, 1].astype(np.float32)),
@@ -108,12 +111,12 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - x.min()) / span if span > 0 else np.zeros_like(x)
 
 
-def store_score_vectors(db: Database, lib: LibraryVectors) -> dict:
+def store_score_vectors(db: Database, tracks: ClusteringTracks) -> dict:
     """The interpretable score vector [tempo, energy, 50 moods, 6 features], standardised; the
     scaler's mean and scale are stored so centroids can be mapped back to moods and tempo.
 
     The vectors are copied (binary COPY) into a temporary table and set by one UPDATE."""
-    raw = np.column_stack([lib.tempo, lib.energy, lib.moods, lib.other]).astype(np.float64)
+    raw = np.column_stack([tracks.tempo, tracks.energy, tracks.moods, tracks.other]).astype(np.float64)
     mean, scale = raw.mean(axis=0), raw.std(axis=0)
     scale[scale == 0] = 1.0
     z = ((raw - mean) / scale).astype(np.float32)
@@ -122,7 +125,7 @@ def store_score_vectors(db: Database, lib: LibraryVectors) -> dict:
         conn.execute("CREATE TEMP TABLE new_score_vectors (track_id text, score_vector real[]) ON COMMIT DROP")
         with conn.cursor() as cur:
             with cur.copy("COPY new_score_vectors (track_id, score_vector) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(_copy_rows(lib.track_ids, z, conn.info.encoding))
+                copy.write(_copy_rows(tracks.track_ids, z, conn.info.encoding))
             cur.execute("""UPDATE score SET score_vector = n.score_vector
                            FROM new_score_vectors n WHERE score.track_id = n.track_id""")
         save_artifact(conn, SCALER_ARTIFACT, None, {"labels": labels, "mean": mean.tolist(), "scale": scale.tolist()})
@@ -146,26 +149,26 @@ def _copy_rows(track_ids: list[str], z: np.ndarray, encoding: str) -> bytes:
 
 
 def search_playlists(
-    lib: LibraryVectors, params: ClusteringParams, seed: int,
+    tracks: ClusteringTracks, params: ClusteringParams, seed: int,
     progress: Callable[[RunProgress], None] | None = None, should_stop: Callable[[], bool] | None = None,
     workers: int = 1,
 ) -> SearchResult:
     inp = ClusteringInput(
-        X=lib.embeddings if params.use_embeddings else None, moods=lib.moods, mood_labels=list(MSD_TAGS),
-        other=lib.other, other_labels=list(OTHER_FEATURES), tempo=lib.tempo, energy=lib.energy,
-        track_ids=lib.track_ids, artists=lib.artists,
+        X=tracks.embeddings if params.use_embeddings else None,
+        moods=tracks.moods, mood_labels=list(MSD_TAGS), other=tracks.other, other_labels=list(OTHER_FEATURES),
+        tempo=tracks.tempo, energy=tracks.energy, track_ids=tracks.track_ids, artists=tracks.artists,
     )
     return run_search(inp, params, seed, progress=progress, should_stop=should_stop, workers=workers)
 
 
-def name_with_llm(result: SearchResult, lib: LibraryVectors, llm) -> list[str]:
+def name_with_llm(result: SearchResult, tracks: ClusteringTracks, llm) -> list[str]:
     """AI names where the model gives a valid one, the automatic name otherwise; unique, suffixed.
     A model that does not answer at all (timeout, refused) is not asked again for the rest."""
     names = []
     for p in result.playlists:
         name = None
         if llm is not None:
-            songs = [(lib.titles[i], lib.artists[i]) for i in p.track_indices[:25]]
+            songs = [(tracks.titles[i], tracks.artists[i]) for i in p.track_indices[:25]]
             prompt = ai_naming_prompt(p.profile, songs, tempo_mean=p.tempo_mean, energy_mean=p.energy_mean,
                                       other_means=p.other_means)
             try:

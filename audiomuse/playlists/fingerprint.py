@@ -13,8 +13,8 @@ import numpy as np
 
 from audiomuse.index.similar import similar_by_vector
 from audiomuse.index.voyager_index import SimilarityIndex
+from audiomuse.media import PlayedTrack
 from audiomuse.playlists.vectors import weighted_centroid
-from audiomuse.providers.base import PlayedTrack
 
 HALF_LIFE_DAYS = 30.0
 UNKNOWN_RECENCY = 0.1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from audiomuse.providers.base import MediaProvider, Playlist
+from audiomuse.media import Playlist
+from audiomuse.providers.base import MediaProvider
 
 SUFFIXES = {
     "similar": "_similar",

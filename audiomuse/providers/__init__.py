@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 from audiomuse.config import Settings
-from audiomuse.providers.base import (
-    Album,
-    MediaProvider,
-    PlayedTrack,
-    Playlist,
-    ProviderAuthError,
-    ProviderError,
-    ProviderUnavailable,
-    Track,
-)
+from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError, ProviderUnavailable
 
-__all__ = [
-    "Album", "MediaProvider", "PlayedTrack", "Playlist", "ProviderAuthError", "ProviderError",
-    "ProviderUnavailable", "Track", "make_provider",
-]
+__all__ = ["MediaProvider", "ProviderAuthError", "ProviderError", "ProviderUnavailable", "make_provider"]
 
 
 def make_provider(settings: Settings) -> MediaProvider:

@@ -11,43 +11,9 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-
-@dataclass(frozen=True)
-class Album:
-    id: str
-    name: str
-    artist: str
-    year: int | None = None
-    added: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Track:
-    id: str
-    album_id: str
-    title: str
-    artist: str
-    album: str
-    duration: float | None = None  # seconds
-    file_format: str | None = None  # lower-case suffix without dot: "mp3", "flac", ...
-    track_number: int | None = None
-
-
-@dataclass(frozen=True)
-class PlayedTrack:
-    track_id: str
-    play_count: int
-    last_played: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Playlist:
-    id: str
-    name: str
+from audiomuse.media import Album, PlayedTrack, Playlist, Track
 
 
 class ProviderError(RuntimeError):

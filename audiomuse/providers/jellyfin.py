@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from audiomuse.providers.base import (
-    Album, MediaProvider, PlayedTrack, Playlist, ProviderAuthError, ProviderError, Track,
-)
+from audiomuse.media import Album, PlayedTrack, Playlist, Track
+from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError
 from audiomuse.providers.http import HttpClient
 from audiomuse.providers.subsonic import safe_filename
 

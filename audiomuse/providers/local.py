@@ -33,7 +33,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from audiomuse.providers.base import Album, MediaProvider, PlayedTrack, Playlist, ProviderError, Track
+from audiomuse.media import Album, PlayedTrack, Playlist, Track
+from audiomuse.providers.base import MediaProvider, ProviderError
+from audiomuse.providers.scrobbler_log import plays_to_tracks, read_scrobbler_log
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +177,6 @@ class LocalFolderProvider(MediaProvider):
 
     def top_played(self, limit: int = 100, user: str | None = None) -> list[PlayedTrack]:
         """From ``.scrobbler.log`` in the music folder; no log, no history."""
-        from audiomuse.history import plays_to_tracks, read_scrobbler_log
-
         log_file = self.root / SCROBBLE_LOG
         if not log_file.exists():
             return []

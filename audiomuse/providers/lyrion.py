@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from audiomuse.providers.base import Album, MediaProvider, PlayedTrack, Playlist, ProviderAuthError, ProviderError, Track
+from audiomuse.media import Album, PlayedTrack, Playlist, Track
+from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError
 from audiomuse.providers.http import HttpClient
 from audiomuse.providers.subsonic import safe_filename
 

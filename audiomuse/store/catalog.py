@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import psycopg
 
-from audiomuse.providers.base import Album, Track
+from audiomuse.media import Album, Track
 from audiomuse.text import song_key
 
 

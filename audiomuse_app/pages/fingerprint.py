@@ -5,13 +5,13 @@ import streamlit as st
 from audiomuse.playlists.fingerprint import sonic_fingerprint
 from audiomuse.providers import make_provider
 from audiomuse.providers.base import ProviderError
-from audiomuse_app.state import guard, library, settings
+from audiomuse_app.state import guard, indexed_tracks, settings
 from audiomuse_app.widgets import create_on_server, results_table
 
 
 def page():
     st.title("Sonic fingerprint")
-    lib = library()
+    tracks = indexed_tracks()
     cfg = settings()
     needs_user = cfg.media_server_type in ("subsonic", "navidrome", "jellyfin")
     user = st.text_input("User", value=cfg.media_server_user or "", disabled=not needs_user,
@@ -25,7 +25,7 @@ def page():
     except ProviderError as exc:
         st.error(f"Could not read the listening history: {exc}")
         return
-    playlist, _ = sonic_fingerprint(lib.index, lib.metadata, history, n,
+    playlist, _ = sonic_fingerprint(tracks.index, tracks.metadata, history, n,
                                     max_per_artist=cfg.max_songs_per_artist)
     if not playlist:
         st.info("No listening history with analysed songs yet: play some music, then try again.")

@@ -4,13 +4,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from audiomuse.playlists.path import find_path
-from audiomuse_app.state import guard, library
+from audiomuse_app.state import guard, indexed_tracks
 from audiomuse_app.widgets import create_on_server, map_figure, picker_pair, results_table, song_picker, stored_map
 
 
 def page():
     st.title("Song path")
-    lib = library()
+    tracks = indexed_tracks()
     start, end = picker_pair(song_picker, ("Start song", "path_start"), ("End song", "path_end"))
     length = st.slider("Songs in the path (start and end included)", 3, 100, 25, key="path_len")
     if not (start and end):
@@ -18,14 +18,14 @@ def page():
     if start == end:
         st.warning("Pick two different songs.")
         return
-    path = find_path(lib.index, lib.metadata, start, end, length)
+    path = find_path(tracks.index, tracks.metadata, start, end, length)
     if not path.complete:
         st.info(f"{len(path.track_ids)} songs instead of {length}: {path.reason}.")
     st.caption(f"Direct angle {path.direct_angle:.3f} rad; typical neighbour step {path.local_step:.3f} rad.")
-    _plot(path.track_ids, lib.metadata)
+    _plot(path.track_ids, tracks.metadata)
     results_table(path.track_ids, {t: {"step": i} for i, t in enumerate(path.track_ids)})
     create_on_server(path.track_ids, "path", "path",
-                     default=f"{lib.metadata[start]['title']} to {lib.metadata[end]['title']}")
+                     default=f"{tracks.metadata[start]['title']} to {tracks.metadata[end]['title']}")
 
 
 def _plot(ids: list[str], metadata: dict[str, dict]) -> None:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from audiomuse.catalog import sync_catalog
+from audiomuse.catalog import refresh_catalog
 from audiomuse.store.catalog import catalog_summary
 from audiomuse_pipelines.defs.partitions import albums_partitions
 from audiomuse_pipelines.defs.resources import AnalysisResource, DatabaseResource, MediaServerResource
@@ -23,7 +23,7 @@ def catalog(
     db = database.database()
     limit = analysis.album_limit()
     with media_server.provider() as provider:
-        result = sync_catalog(
+        result = refresh_catalog(
             provider, db, limit,
             progress=lambda i, n: context.log.info(f"catalog: album {i}/{n}") if i % 50 == 0 or i == n else None,
         )

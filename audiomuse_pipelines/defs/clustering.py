@@ -50,8 +50,8 @@ def clustering_playlists(
         "max_songs_per_cluster": config.max_songs_per_cluster,
     }.items() if v is not None}
     params = ClusteringParams.from_settings(get_settings(), **overrides)
-    lib = core.load_library(db)
-    core.store_score_vectors(db, lib)
+    tracks = core.load_clustering_tracks(db)
+    core.store_score_vectors(db, tracks)
     run_id = context.run.run_id
 
     def progress(p):
@@ -61,19 +61,19 @@ def clustering_playlists(
         run = context.instance.get_run_by_id(run_id)
         return run is not None and run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
 
-    result = core.search_playlists(lib, params, config.seed, progress=progress, should_stop=should_stop,
+    result = core.search_playlists(tracks, params, config.seed, progress=progress, should_stop=should_stop,
                                    workers=config.workers or os.cpu_count() or 1)
     try:
         client = llm.client()
     except LlmError as exc:  # misconfigured LLM: the playlists still get their automatic names
         context.log.warning(f"AI naming off: {exc}")
         client = None
-    names = core.name_with_llm(result, lib, client)
+    names = core.name_with_llm(result, tracks, client)
     ai_named = sum(name != p.name for name, p in zip(names, result.playlists, strict=True))
     stored = core.store_generation(db, run_id, result, names)
     return dg.MaterializeResult(metadata={
         "playlists": stored, "ai_named": ai_named, "naming_llm": client.provider if client else "none",
-        "tracks": len(lib.track_ids), "runs": result.runs_done,
+        "tracks": len(tracks.track_ids), "runs": result.runs_done,
         "best_score": round(result.best_score, 4), "seconds": round(result.elapsed_s, 1),
         "best_params": dg.MetadataValue.json(result.best_params), "names": dg.MetadataValue.json(names),
     })

@@ -3,7 +3,7 @@ collection sync pulled analyses in)."""
 
 import dagster as dg
 
-from audiomuse.library import build_music_map, build_similarity_index
+from audiomuse.artifact_builds import build_music_map, build_similarity_index
 from audiomuse_pipelines.defs.analysis import track_analysis
 from audiomuse_pipelines.defs.resources import DatabaseResource
 from audiomuse_pipelines.defs.sync import collection_sync

@@ -3,8 +3,8 @@
 import numpy as np
 from psycopg.types.json import Jsonb
 
+from audiomuse.media import Album, Track
 from audiomuse.music_map import map_points, save_map
-from audiomuse.providers.base import Album, Track
 from audiomuse.store import catalog
 
 
@@ -36,7 +36,7 @@ def test_a_rebuilt_map_or_a_catalog_change_is_seen_by_the_next_call(db):
     _library(db, {"t1": {"rock": 0.9}, "t2": {"jazz": 0.8}})
     save_map(db, ["t1", "t2"], np.array([[0, 0], [1, 1]], np.float32), {"method": "test"})
     assert _points(db)["t2"]["x"] == 1.0
-    with db.connection() as conn:  # the media server renamed a song: the catalog sync rewrites the row
+    with db.connection() as conn:  # the media server renamed a song: the catalog refresh rewrites the row
         catalog.upsert_tracks(conn, "a1", [Track("t1", "a1", "Renamed", "Band", "Album"),
                                            Track("t2", "a1", "Song t2", "Band", "Album")])
     assert _points(db)["t1"]["title"] == "Renamed"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from audiomuse.media import Album, Track
 from audiomuse.music_map import load_map, map_points, project, sample_indices, save_map
-from audiomuse.providers.base import Album, Track
 from audiomuse.store import catalog
 
 

@@ -28,7 +28,7 @@ def test_offline_chat_returns_mostly_the_matching_style(analysed_library, reques
 
 def test_offline_like_artist_finds_the_same_style_by_other_artists(analysed_library):
     """"like Muldjord" (rock) through the similarity index: other artists' rock first."""
-    from audiomuse.library import build_similarity_index
+    from audiomuse.artifact_builds import build_similarity_index
 
     db, styles = analysed_library
     build_similarity_index(db)
@@ -42,7 +42,7 @@ def test_offline_like_artist_finds_the_same_style_by_other_artists(analysed_libr
 
 def test_clustering_on_real_music_gives_mood_coherent_playlists(analysed_library):
     db, _ = analysed_library
-    lib = core.load_library(db)
+    lib = core.load_clustering_tracks(db)
     params = ClusteringParams(runs=300, k_min=4, k_max=12, min_playlist_size=5, top_playlists=6)
     result = core.search_playlists(lib, params, seed=7)
     assert len(result.playlists) >= 3

@@ -12,7 +12,7 @@ import pytest
 from audiomuse import sonic
 from audiomuse.index import SimilarityIndex
 from audiomuse.index.persist import save_index
-from audiomuse.providers.base import Album, Track
+from audiomuse.media import Album, Track
 from audiomuse.sonic import ServerInfo, SonicLibrary, SubsonicError
 from audiomuse.store import catalog as catalog_store
 

@@ -12,7 +12,7 @@ import pytest
 
 from audiomuse.analysis.track import MODEL_NAME, model_identity
 from audiomuse.config import Settings
-from audiomuse.providers.base import Album, Track
+from audiomuse.media import Album, Track
 from audiomuse.store import Database
 from audiomuse.store import analysis as analysis_store
 from audiomuse.store import catalog as catalog_store
@@ -368,7 +368,7 @@ def test_no_path_file_name_or_id_reaches_the_remote(db, hub, tmp_path):
     """A real local-folder catalog: ids are path hashes, file names carry a private marker."""
     import mutagen
 
-    from audiomuse.catalog import sync_catalog
+    from audiomuse.catalog import refresh_catalog
     from audiomuse.providers.local import LocalFolderProvider
     from tests.signals import tone, write_wav
 
@@ -380,7 +380,7 @@ def test_no_path_file_name_or_id_reaches_the_remote(db, hub, tmp_path):
         tags.update({"artist": "Alpha", "album": "First Light", "title": title, "tracknumber": str(i)})
         tags.save()
     provider = LocalFolderProvider(music)
-    sync_catalog(provider, db)
+    refresh_catalog(provider, db)
     with db.connection() as conn:
         tracks = conn.execute("SELECT id, album_id, title FROM tracks").fetchall()
         for track_id, _, title in tracks:
@@ -429,7 +429,7 @@ def test_sync_migration_downgrades_and_upgrades_cleanly(empty_db):
 
 def test_command_line_prepares_a_hub_then_syncs(db, empty_db, monkeypatch, tmp_path, capsys):
     from audiomuse.config import get_settings
-    from audiomuse.sync import main
+    from audiomuse.sync.cli import main
 
     make_library(db, "alice", analysed=True)
     monkeypatch.setenv("AUDIOMUSE_CONFIG", str(tmp_path / "absent.toml"))

@@ -27,8 +27,8 @@ def sonic_library(supysonic_sample, pg_admin_url, migrated_template, tmp_path_fa
     """(Database, analysed track ids, not-analysed track ids) for supysonic's library: catalog
     synced from the server, a few albums analysed (model results cached), index built."""
     from audiomuse.analysis.album import analyse_album
-    from audiomuse.catalog import sync_catalog
-    from audiomuse.library import build_similarity_index
+    from audiomuse.artifact_builds import build_similarity_index
+    from audiomuse.catalog import refresh_catalog
     from audiomuse.providers.subsonic import SubsonicProvider
     from tests.analysed import CachedAnalyser, cached_results
 
@@ -37,7 +37,7 @@ def sonic_library(supysonic_sample, pg_admin_url, migrated_template, tmp_path_fa
     db = Database(with_database(pg_admin_url, name))
     provider = SubsonicProvider(url, USER, PASSWORD, retries=1)
     try:
-        sync_catalog(provider, db)
+        refresh_catalog(provider, db)
         albums = _spread_albums(provider.newest_albums(), ANALYSED_ALBUMS)
         files = [p for a in albums for p in _album_files(music, a)]
         analyser = CachedAnalyser(cached_results(files))

@@ -67,7 +67,7 @@ def explorer(seeded_app_db, monkeypatch, tmp_path):
     from audiomuse.clustering.search import ClusteringParams
     from audiomuse.playlists import clustering as core
 
-    lib = core.load_library(seeded_app_db)
+    lib = core.load_clustering_tracks(seeded_app_db)
     result = core.search_playlists(lib, ClusteringParams(runs=20, k_min=2, k_max=4, min_playlist_size=5,
                                                          top_playlists=3, batch_size=10), seed=1)
     core.store_generation(seeded_app_db, "gen-1", result, [p.name for p in result.playlists])

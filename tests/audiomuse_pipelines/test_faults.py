@@ -203,7 +203,7 @@ def _clustering_config(**over):
 
 
 def test_terminated_clustering_run_keeps_previous_playlists_and_index(db, resources, dagster_instance):
-    from audiomuse.library import build_similarity_index
+    from audiomuse.artifact_builds import build_similarity_index
     from audiomuse.playlists.clustering import current_playlists
     from audiomuse_pipelines.defs.clustering import clustering_playlists
     from tests.seed import seed_library

@@ -9,7 +9,7 @@ import pytest
 
 from audiomuse.analysis.album import analyse_album
 from audiomuse.analysis.track import TrackAnalyser
-from audiomuse.catalog import sync_catalog
+from audiomuse.catalog import refresh_catalog
 from audiomuse.providers.base import ProviderUnavailable
 from audiomuse.providers.local import LocalFolderProvider
 from tests.signals import click_track, noise, tone, write_wav
@@ -49,7 +49,7 @@ def _counts(db):
 
 def test_bad_tracks_are_recorded_and_the_album_succeeds(db, album_dir, analyser):
     provider = LocalFolderProvider(album_dir)
-    sync_catalog(provider, db)
+    refresh_catalog(provider, db)
     album = provider.newest_albums()[0]
     report = analyse_album(album.id, provider, db, analyser, progress=lambda m: None)
     assert report.analysed >= 2
@@ -65,7 +65,7 @@ def test_bad_tracks_are_recorded_and_the_album_succeeds(db, album_dir, analyser)
 
 def test_rerun_skips_then_force_updates_without_duplicates(db, album_dir, analyser):
     provider = LocalFolderProvider(album_dir)
-    sync_catalog(provider, db)
+    refresh_catalog(provider, db)
     album_id = provider.newest_albums()[0].id
     first = analyse_album(album_id, provider, db, analyser, progress=lambda m: None)
     before = _counts(db)
@@ -90,7 +90,7 @@ class FlakyProvider(LocalFolderProvider):
 
 def test_server_down_mid_album_fails_then_rerun_finishes(db, album_dir, analyser):
     provider = FlakyProvider(album_dir)
-    sync_catalog(provider, db)
+    refresh_catalog(provider, db)
     album_id = provider.newest_albums()[0].id
     with pytest.raises(ProviderUnavailable):
         analyse_album(album_id, provider, db, analyser, progress=lambda m: None)

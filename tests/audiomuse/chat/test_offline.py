@@ -129,7 +129,7 @@ def _seed_sound_alikes(db, seeded) -> list[str]:
 
 
 def test_like_artist_goes_through_the_similarity_index(db):
-    from audiomuse.library import build_similarity_index
+    from audiomuse.artifact_builds import build_similarity_index
 
     seeded = seed_moods(db)
     pines = _seed_sound_alikes(db, seeded)

@@ -5,8 +5,8 @@ import pytest
 
 from audiomuse.analysis.features import OTHER_FEATURES
 from audiomuse.analysis.musicnn import MSD_TAGS
+from audiomuse.media import Album, Track
 from audiomuse.playlists import clustering as core
-from audiomuse.providers.base import Album, Track
 from audiomuse.store import Database
 from audiomuse.store import analysis as analysis_store
 from audiomuse.store import catalog
@@ -33,7 +33,7 @@ def _seed(db: Database, n: int = 40, seed: int = 3) -> None:
         conn.execute("UPDATE tracks SET duplicate_of = 't000' WHERE id = 't001'")
 
 
-def _reference_load(db: Database) -> core.LibraryVectors:
+def _reference_load(db: Database) -> core.ClusteringTracks:
     """The dict-per-row load the batched one replaced."""
     with db.connection() as conn, conn.cursor(binary=True) as cur:
         cur.execute(
@@ -42,7 +42,7 @@ def _reference_load(db: Database) -> core.LibraryVectors:
                WHERE t.duplicate_of IS NULL ORDER BY t.id"""
         )
         rows = cur.fetchall()
-    return core.LibraryVectors(
+    return core.ClusteringTracks(
         track_ids=[r[0] for r in rows], titles=[r[1] for r in rows], artists=[r[2] for r in rows],
         embeddings=np.vstack([r[3].to_numpy() for r in rows]).astype(np.float32),
         moods=np.array([[r[4].get(tag, 0.0) for tag in MSD_TAGS] for r in rows], np.float32),
@@ -55,7 +55,7 @@ def _reference_load(db: Database) -> core.LibraryVectors:
 @pytest.mark.parametrize("batch", [7, 10_000])
 def test_batched_load_equals_the_dict_based_load_bit_for_bit(db: Database, batch: int):
     _seed(db)
-    got, want = core.load_library(db, batch=batch), _reference_load(db)
+    got, want = core.load_clustering_tracks(db, batch=batch), _reference_load(db)
     assert got.track_ids == want.track_ids and len(got.track_ids) == 39  # no duplicate, no unanalysed
     assert "tré-é" in got.track_ids and "t001" not in got.track_ids
     assert got.titles == want.titles and got.artists == want.artists
@@ -68,7 +68,7 @@ def test_batched_load_equals_the_dict_based_load_bit_for_bit(db: Database, batch
 
 def test_score_vectors_stored_in_one_update_are_the_standardised_scores(db: Database):
     _seed(db)
-    lib = core.load_library(db)
+    lib = core.load_clustering_tracks(db)
     scaler = core.store_score_vectors(db, lib)
     raw = np.column_stack([lib.tempo, lib.energy, lib.moods, lib.other]).astype(np.float64)
     want = ((raw - scaler["mean"]) / scaler["scale"]).astype(np.float32)
@@ -85,4 +85,4 @@ def test_score_vectors_stored_in_one_update_are_the_standardised_scores(db: Data
 
 def test_an_empty_library_is_refused_with_a_clear_message(db: Database):
     with pytest.raises(ValueError, match="analyse some albums first"):
-        core.load_library(db)
+        core.load_clustering_tracks(db)

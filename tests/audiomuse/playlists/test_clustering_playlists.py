@@ -20,7 +20,7 @@ def library(db):
 
 
 def _generate(db, generation, llm=None, should_stop=None):
-    lib = core.load_library(db)
+    lib = core.load_clustering_tracks(db)
     result = core.search_playlists(lib, PARAMS, seed=1, should_stop=should_stop)
     names = core.name_with_llm(result, lib, llm)
     core.store_generation(db, generation, result, names)

@@ -7,14 +7,14 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
+from audiomuse.artifact_builds import build_music_map
 from audiomuse.index import SimilarityIndex
-from audiomuse.library import build_music_map
+from audiomuse.media import PlayedTrack
 from audiomuse.music_map import MAP_ARTIFACT, SAMPLE_PERCENTS, map_points
 from audiomuse.playlists.alchemy import song_alchemy
 from audiomuse.playlists.fingerprint import recency_weight, sonic_fingerprint
 from audiomuse.playlists.path import _identity, find_path
 from audiomuse.playlists.vectors import angle, cosine_distance, unit
-from audiomuse.providers.base import PlayedTrack
 from audiomuse.store.analysis import load_embeddings, track_metadata
 from audiomuse.store.artifacts import artifact_info
 

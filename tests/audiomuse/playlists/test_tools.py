@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from audiomuse.index import SimilarityIndex
+from audiomuse.media import PlayedTrack
 from audiomuse.playlists.alchemy import song_alchemy
 from audiomuse.playlists.fingerprint import recency_weight, sonic_fingerprint
 from audiomuse.playlists.path import find_path
 from audiomuse.playlists.vectors import angle, cosine_distance, slerp
-from audiomuse.providers.base import PlayedTrack
 
 
 @pytest.fixture(scope="module")

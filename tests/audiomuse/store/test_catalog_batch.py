@@ -4,8 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from audiomuse.catalog import sync_catalog
-from audiomuse.providers.base import Album, ProviderError, Track
+from audiomuse.catalog import refresh_catalog
+from audiomuse.media import Album, Track
+from audiomuse.providers.base import ProviderError
 from audiomuse.store import Database
 from audiomuse.store import catalog
 from audiomuse.text import song_key
@@ -42,8 +43,8 @@ def _library(n_albums: int, tracks_per_album: int = 3, title_prefix: str = "Song
     return out
 
 
-def _reference_sync(provider, db: Database) -> None:
-    """What sync_catalog did before batching: one connection and one upsert per album."""
+def _reference_refresh(provider, db: Database) -> None:
+    """What refresh_catalog did before batching: one connection and one upsert per album."""
     albums = provider.newest_albums()
     with db.connection() as conn:
         catalog.upsert_albums(conn, albums)
@@ -66,7 +67,7 @@ def _state(db: Database) -> tuple[list, list]:
     return albums, tracks
 
 
-def test_batched_sync_writes_what_one_upsert_per_album_wrote(pg_admin_url, migrated_template):
+def test_batched_refresh_writes_what_one_upsert_per_album_wrote(pg_admin_url, migrated_template):
     from audiomuse.store.server import with_database
     from tests.conftest import create_database, drop_database
 
@@ -75,13 +76,13 @@ def test_batched_sync_writes_what_one_upsert_per_album_wrote(pg_admin_url, migra
     names = [create_database(pg_admin_url, template=migrated_template) for _ in range(2)]
     try:
         batched, reference = (Database(with_database(pg_admin_url, n)) for n in names)
-        result = sync_catalog(provider, batched, batch_albums=2)
-        _reference_sync(provider, reference)
+        result = refresh_catalog(provider, batched, batch_albums=2)
+        _reference_refresh(provider, reference)
         assert _state(batched) == _state(reference)
-        # and a second sync over the first (updates, not inserts) stays identical too
+        # and a second refresh over the first (updates, not inserts) stays identical too
         renamed = InMemoryServer(_library(7, title_prefix="Tune"), failing={"a5"})
-        sync_catalog(renamed, batched, batch_albums=3)
-        _reference_sync(renamed, reference)
+        refresh_catalog(renamed, batched, batch_albums=3)
+        _reference_refresh(renamed, reference)
         assert _state(batched) == _state(reference)
         albums, tracks = _state(batched)
     finally:
@@ -96,16 +97,16 @@ def test_batched_sync_writes_what_one_upsert_per_album_wrote(pg_admin_url, migra
 
 def test_progress_reports_each_stored_album_once_in_order(db: Database):
     calls = []
-    sync_catalog(InMemoryServer(_library(5), failing={"a1"}), db, progress=lambda i, n: calls.append((i, n)),
+    refresh_catalog(InMemoryServer(_library(5), failing={"a1"}), db, progress=lambda i, n: calls.append((i, n)),
                  batch_albums=2)
     assert calls == [(1, 5), (3, 5), (4, 5), (5, 5)]
 
 
-def test_a_crash_mid_sync_keeps_the_albums_read_before_it(db: Database):
-    """A failure the sync does not handle propagates, after the tracks already read are stored."""
+def test_a_crash_mid_refresh_keeps_the_albums_read_before_it(db: Database):
+    """A failure the refresh does not handle propagates, after the tracks already read are stored."""
     library = _library(6)
     with pytest.raises(RuntimeError, match="died"):
-        sync_catalog(InMemoryServer(library, crash_at="a4"), db, batch_albums=3)
+        refresh_catalog(InMemoryServer(library, crash_at="a4"), db, batch_albums=3)
     with db.connection() as conn:
         stored = conn.execute("SELECT DISTINCT album_id FROM tracks ORDER BY 1").fetchall()
         counts = dict(conn.execute("SELECT id, track_count FROM albums").fetchall())

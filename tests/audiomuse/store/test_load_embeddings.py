@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from audiomuse.providers.base import Album, Track
+from audiomuse.media import Album, Track
 from audiomuse.store import Database, connect
 from audiomuse.store import analysis as store
 from audiomuse.store import catalog

@@ -1,4 +1,4 @@
-"""Collection sync: share analysis results with a remote AudioMuse database, opt-in only.
+"""Push and pull analysis rows between this collection and a remote AudioMuse database.
 
 The remote is any AudioMuse PostgreSQL migrated to revision 0003 (``SYNC_DATABASE_URL``); only its
 ``shared_analysis`` table is read and written. Album by album, newest first (``albums`` = N, 0 =
@@ -8,23 +8,16 @@ all), one transaction per album on each side:
 * **pull**: tracks not analysed here whose content is there are written into the local ``score``
   and ``embedding`` tables (``analysed_at`` set), so analysis counts them as done and skips them.
 
-A track is identified remotely by its **content key** only: normalised artist, title and album plus
-the duration rounded to whole seconds; keys whose seconds differ by at most 1 match, so durations
-less than 1 s apart always match (e.g. 261.4 and 261.6 s) and durations 2 s or more apart never do. Track ids, album ids, file names,
-paths and provider ids never leave the machine. Every shared row carries the model identity (model
-name, weights checksum, patch hop): rows of another model are never pulled, and only rows of the
-configured model are pushed, so embeddings of different models are never mixed.
-
-Nothing is sent, and the remote is not even contacted, until the policy is accepted: either
-``SYNC_ACCEPT_POLICY=true`` in the configuration or the acceptance stored by the app.
+Rows are matched by content key only (:mod:`audiomuse.sync.content_key`). Every shared row carries
+the model identity (model name, weights checksum, patch hop): rows of another model are never
+pulled, and only rows of the configured model are pushed, so embeddings of different models are
+never mixed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Literal
 
 import numpy as np
 import psycopg
@@ -34,102 +27,12 @@ from audiomuse.analysis.track import model_identity
 from audiomuse.config import Settings, redact_url
 from audiomuse.store import Database, connect
 from audiomuse.store import analysis as analysis_store
-from audiomuse.text import normalise
+from audiomuse.sync.content_key import ContentKey, content_key
+from audiomuse.sync.errors import SyncError, SyncNotConfigured, SyncPolicyNotAccepted
+from audiomuse.sync.policy import policy_accepted
+from audiomuse.sync.report import AlbumSync, Direction, SyncReport
 
 log = logging.getLogger(__name__)
-
-Direction = Literal["push", "pull", "both"]
-
-POLICY_VERSION = 1
-POLICY_TEXT = """\
-**Collection sync shares analysis data with another database.** Read this before you accept.
-
-* **What is sent** (push): for each analysed track, its content key - the artist, title and album
-  in normalised lower-case form and the duration in whole seconds - with its analysis results: the
-  200-number MusiCNN embedding, the 50 tag probabilities, tempo, key, scale, energy, the derived
-  mood scores and signal descriptors, and the model identity (name, weights checksum, patch hop).
-* **What is never sent**: audio, file names, folders or paths, track or album ids of your media
-  server, play counts, playlists, your media-server address or credentials.
-* **What is received** (pull): the same kind of rows from the remote, for tracks of yours that are
-  not analysed yet; they are stored as if analysed here and analysis skips them.
-* **Who sees it**: whoever can read the remote database (`SYNC_DATABASE_URL`), and everyone who
-  syncs with it. Rows you pushed stay there after you stop syncing; removing them is up to the
-  remote's administrator.
-* Nothing happens until you accept *and* start a sync; withdrawing the acceptance stops every
-  further sync.
-"""
-
-SETTING_NAME = "sync.policy_accepted"
-MAX_SECONDS_APART = 1  # content keys match when their whole seconds differ by at most this
-
-
-class SyncError(RuntimeError):
-    """Sync cannot run; the message says why and never contains a secret."""
-
-
-class SyncPolicyNotAccepted(SyncError):
-    """The user has not accepted the sync policy: nothing was sent or received."""
-
-
-class SyncNotConfigured(SyncError):
-    """No remote database is configured (``SYNC_DATABASE_URL``)."""
-
-
-# --------------------------------------------------------------------------- content key
-
-
-@dataclass(frozen=True, order=True)
-class ContentKey:
-    """What identifies a track remotely: ``track`` = 'artist|title|album' normalised, ``seconds``."""
-
-    track: str
-    seconds: int
-
-    def __str__(self) -> str:
-        return f"{self.track}|{self.seconds}"
-
-    def matches(self, other: ContentKey) -> bool:
-        return self.track == other.track and abs(self.seconds - other.seconds) <= MAX_SECONDS_APART
-
-
-def content_key(artist: str, title: str, album: str, duration: float | None) -> ContentKey | None:
-    """The content key, or None when the track cannot be keyed (no title or no duration)."""
-    title_n = normalise(title)
-    if not title_n or duration is None or not np.isfinite(duration) or duration <= 0:
-        return None
-    return ContentKey(f"{normalise(artist)}|{title_n}|{normalise(album)}", int(round(float(duration))))
-
-
-# --------------------------------------------------------------------------- policy
-
-
-def policy_acceptance(db: Database) -> dict | None:
-    """The acceptance stored by the app ({'version', 'accepted_at'}), or None."""
-    with db.connection() as conn:
-        row = conn.execute(
-            "SELECT value, updated_at FROM app_settings WHERE name = %s", (SETTING_NAME,)
-        ).fetchone()
-    if row is None or row[0].get("version") != POLICY_VERSION:
-        return None  # never accepted, or an older policy text was accepted
-    return {"version": row[0]["version"], "accepted_at": row[1]}
-
-
-def accept_policy(db: Database) -> None:
-    with db.connection() as conn:
-        conn.execute(
-            """INSERT INTO app_settings (name, value, updated_at) VALUES (%s, %s, now())
-               ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()""",
-            (SETTING_NAME, Jsonb({"version": POLICY_VERSION})),
-        )
-
-
-def withdraw_policy(db: Database) -> None:
-    with db.connection() as conn:
-        conn.execute("DELETE FROM app_settings WHERE name = %s", (SETTING_NAME,))
-
-
-def policy_accepted(db: Database, settings: Settings) -> bool:
-    return bool(settings.sync_accept_policy) or policy_acceptance(db) is not None
 
 
 def remote_url(settings: Settings) -> str | None:
@@ -139,54 +42,6 @@ def remote_url(settings: Settings) -> str | None:
 def masked_remote(settings: Settings) -> str | None:
     url = remote_url(settings)
     return redact_url(url) if url else None
-
-
-# --------------------------------------------------------------------------- report
-
-
-@dataclass
-class AlbumSync:
-    album_id: str  # local only: reports stay on this machine
-    name: str
-    artist: str
-    pushed: int = 0
-    pulled: int = 0
-    skipped: int = 0
-    incompatible: int = 0  # rows of another model identity (here or on the remote): not shared
-
-
-@dataclass
-class SyncReport:
-    direction: Direction
-    remote: str  # masked URL
-    model_id: str
-    albums: list[AlbumSync] = field(default_factory=list)
-
-    @property
-    def pushed(self) -> int:
-        return sum(a.pushed for a in self.albums)
-
-    @property
-    def pulled(self) -> int:
-        return sum(a.pulled for a in self.albums)
-
-    @property
-    def skipped(self) -> int:
-        return sum(a.skipped for a in self.albums)
-
-    @property
-    def incompatible(self) -> int:
-        return sum(a.incompatible for a in self.albums)
-
-    def summary(self) -> dict:
-        return {"albums": len(self.albums), "pushed": self.pushed, "pulled": self.pulled,
-                "skipped": self.skipped, "incompatible": self.incompatible}
-
-    def rows(self) -> list[dict]:
-        return [asdict(a) for a in self.albums]
-
-
-# --------------------------------------------------------------------------- sync
 
 
 _REMOTE_COLUMNS = ("track_key, seconds, model_id, embedding, n_patches, tempo, key, scale, energy, "
@@ -369,41 +224,3 @@ def _pull(local: psycopg.Connection, track_id: str, row: dict, model_id: str) ->
         mood_vector=_numbers(row["mood_vector"]), other_features=_numbers(row["other_features"]),
         signal_features=_numbers(row["signal_features"]),
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m audiomuse.sync [--albums N] [--direction both] | --prepare-remote``."""
-    import argparse
-
-    from audiomuse.config import get_settings
-    from audiomuse.store import database_urls
-
-    parser = argparse.ArgumentParser(prog="python -m audiomuse.sync", description=__doc__.splitlines()[0])
-    parser.add_argument("--albums", type=int, default=0, help="newest N albums, 0 = all")
-    parser.add_argument("--direction", choices=("push", "pull", "both"), default="both")
-    parser.add_argument("--prepare-remote", action="store_true",
-                        help="migrate the remote database (SYNC_DATABASE_URL) so it can serve as a hub")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = get_settings()
-    url = remote_url(settings)
-    try:
-        if args.prepare_remote:
-            if not url:
-                raise SyncNotConfigured("Set SYNC_DATABASE_URL first.")
-            prepare_remote(url)
-            print(f"{redact_url(url)} is ready for collection sync")
-            return 0
-        db = Database(database_urls(settings).app)
-        db.migrate()
-        report = sync_collection(db, url, settings, albums=args.albums, direction=args.direction,
-                                 progress=print)
-    except (SyncError, ConnectionError) as exc:
-        print(f"error: {exc}")
-        return 2
-    print(report.summary())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 from datetime import datetime, timezone
 
-from audiomuse.history import parse_scrobbler_log, plays_to_tracks
+from audiomuse.providers.scrobbler_log import parse_scrobbler_log, plays_to_tracks
 
 LOG = """#AUDIOSCROBBLER/1.1
 #TZ/UTC

@@ -1,4 +1,4 @@
-"""Library-wide builds downstream of analysis: the similarity index and the music map.
+"""Builds over every analysed track, downstream of analysis: the similarity index and the music map.
 
 Each build writes its artifact only after it has fully succeeded, in one statement, so a
 failed or cancelled build leaves the last good one in place.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from audiomuse.providers.base import PlayedTrack
+from audiomuse.media import PlayedTrack
 from audiomuse.text import song_key
 
 

@@ -1,0 +1,3 @@
+from audiomuse.sync.cli import main
+
+raise SystemExit(main())
