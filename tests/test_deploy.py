@@ -182,12 +182,39 @@ def test_compose_environment_is_real_settings_and_documented():
 
     text = (DOCKER / "compose.yaml").read_text()
     env = _load_yaml(DOCKER / "compose.yaml")["x-audiomuse"]["environment"]
-    settings = {name.upper() for name in Settings.model_fields}
+    settings = {str(field.validation_alias or name).upper() for name, field in Settings.model_fields.items()}
     for key in env:
         assert key in settings or key.startswith("DAGSTER_"), key
     header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
     for var in set(re.findall(r"\$\{(\w+)", text)):
         assert var in header, f"{var} is not documented in compose.yaml"
+
+
+def _compose_settings(service: str, monkeypatch):
+    """The settings a compose service's process reads: its environment, `${VAR:-default}` at its default."""
+    from audiomuse.config import Settings
+
+    env = _load_yaml(DOCKER / "compose.yaml")["services"][service]["environment"]
+    for key in list(os.environ):
+        if key in env or key.startswith(("AUDIOMUSE_", "MEDIA_SERVER_", "AI_")):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value)))
+    return Settings()
+
+
+def test_the_pipeline_page_reaches_the_webserver_in_compose(monkeypatch):
+    """The explorer container's settings name the webserver service on the port it listens on."""
+    from urllib.parse import urlsplit
+
+    from audiomuse_app.dagster_client import DagsterClient
+
+    services = _load_yaml(DOCKER / "compose.yaml")["services"]
+    webserver = services["dagster-webserver"]["command"]
+    target = urlsplit(DagsterClient(_compose_settings("app", monkeypatch).dagster_url).url)
+    assert target.hostname == "dagster-webserver" and target.hostname in services
+    assert target.port == int(webserver[webserver.index("-p") + 1])
+    assert webserver[webserver.index("-h") + 1] == "0.0.0.0"  # reachable from the app's container
 
 
 # -- Dockerfile --------------------------------------------------------------------------------------
