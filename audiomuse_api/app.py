@@ -38,15 +38,15 @@ from starlette.routing import Route
 
 import audiomuse.providers.http  # noqa: F401  (masks secrets in httpx's log records)
 from audiomuse import sonic
+from audiomuse import subsonic_protocol as protocol
 from audiomuse.config import Settings, get_settings
-from audiomuse.providers.subsonic import error_of
-from audiomuse.sonic import ServerInfo, SonicLibrary, SubsonicError
+from audiomuse.sonic import SonicLibrary
+from audiomuse.subsonic_protocol import (
+    AUTH_ERRORS, CLIENT_PARAMS, CREDENTIAL_PARAMS, GENERIC, NOT_FOUND, ServerInfo, SubsonicError, error_of,
+)
 
 log = logging.getLogger("audiomuse.api")
 
-AUTH_KEYS = ("u", "p", "t", "s", "apiKey")
-CLIENT_KEYS = ("v", "c")
-AUTH_ERRORS = {40, 41, 42, 43, 44, 50}
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
 HOP_BY_HOP_RESPONSE = {h.encode() for h in HOP_BY_HOP - {"content-length"}}
@@ -65,7 +65,7 @@ class AuthCache:
 
     @staticmethod
     def key(params: dict[str, str], authorization: str | None) -> str:
-        creds = [(k, params[k]) for k in AUTH_KEYS if k in params] + [("authorization", authorization or "")]
+        creds = [(k, params[k]) for k in CREDENTIAL_PARAMS if k in params] + [("authorization", authorization or "")]
         return hashlib.sha256(json.dumps(creds).encode()).hexdigest()
 
     def get(self, key: str) -> ServerInfo | None:
@@ -125,11 +125,11 @@ class SonicFront:
             response = await self.client.get(f"{self.upstream}/rest/{method}", params={**params, "f": "json"},
                                              headers=headers)
         except httpx.HTTPError as exc:
-            raise SubsonicError(sonic.GENERIC, f"the Subsonic server is not reachable ({type(exc).__name__})") from None
+            raise SubsonicError(GENERIC, f"the Subsonic server is not reachable ({type(exc).__name__})") from None
         try:
-            return json.loads(response.content)["subsonic-response"]
-        except (ValueError, KeyError, TypeError):
-            raise SubsonicError(sonic.GENERIC, f"the Subsonic server answered {method} with HTTP "
+            return protocol.parse_response(response.content)
+        except ValueError:
+            raise SubsonicError(GENERIC, f"the Subsonic server answered {method} with HTTP "
                                                f"{response.status_code}, not Subsonic JSON") from None
 
     async def authorise(self, params: dict[str, str], authorization: str | None) -> ServerInfo:
@@ -138,7 +138,7 @@ class SonicFront:
         cached = self.auth.get(key)
         if cached is not None:
             return cached
-        creds = {k: params[k] for k in AUTH_KEYS + CLIENT_KEYS if k in params}
+        creds = {k: params[k] for k in CREDENTIAL_PARAMS + CLIENT_PARAMS if k in params}
         body = await self.call_json("ping", creds, authorization)
         info = ServerInfo.from_response(body)
         if body.get("status") != "ok":
@@ -151,7 +151,7 @@ class SonicFront:
                            authorization: str | None) -> dict[str, dict]:
         if self.songs == "catalog" or not ids:
             return await run_in_threadpool(library.catalog_songs, ids)
-        creds = {k: params[k] for k in AUTH_KEYS + CLIENT_KEYS if k in params}
+        creds = {k: params[k] for k in CREDENTIAL_PARAMS + CLIENT_PARAMS if k in params}
 
         limit = asyncio.Semaphore(SONG_FETCHES)  # leave the shared pool to the audio streams
 
@@ -163,7 +163,7 @@ class SonicFront:
                 return tid, None
             if body.get("status") == "ok" and isinstance(body.get("song"), dict):
                 return tid, body["song"]
-            return tid, (False if error_of(body)[0] == sonic.NOT_FOUND else None)
+            return tid, (False if error_of(body)[0] == NOT_FOUND else None)
 
         fetched = dict(await asyncio.gather(*(one(t) for t in ids)))
         songs = {tid: song for tid, song in fetched.items() if song}
@@ -208,7 +208,7 @@ async def _params(request: Request) -> dict[str, str]:
 
 
 def _answer(body: dict, params: dict[str, str], status_code: int = 200) -> Response:
-    content, media_type = sonic.render(body, params.get("f"), params.get("callback"))
+    content, media_type = protocol.render(body, params.get("f"), params.get("callback"))
     return Response(content, status_code=status_code, media_type=media_type)
 
 
@@ -233,10 +233,10 @@ def create_app(settings: Settings | None = None, *, library: SonicLibrary | None
                 await run_in_threadpool(front._library.close)
 
     async def rest(request: Request) -> Response:
-        method = sonic.method_name(request.path_params["method"])
+        method = protocol.method_name(request.path_params["method"])
         if not front.upstream:
             params = await _params(request)
-            return _answer(sonic.error_body(ServerInfo(), sonic.GENERIC, "no Subsonic server configured: set "
+            return _answer(protocol.error_body(ServerInfo(), GENERIC, "no Subsonic server configured: set "
                                             "MEDIA_SERVER_TYPE=subsonic and MEDIA_SERVER_URL"), params)
         if sonic.is_sonic_method(method):
             return await sonic_endpoint(request, method)
@@ -250,29 +250,29 @@ def create_app(settings: Settings | None = None, *, library: SonicLibrary | None
         try:
             info = await front.authorise(params, authorization)
         except _Refused as refused:
-            return _answer(sonic.error_body(refused.info, refused.code, refused.message), params)
+            return _answer(protocol.error_body(refused.info, refused.code, refused.message), params)
         except SubsonicError as exc:
-            return _answer(sonic.error_body(ServerInfo(), exc.code, exc.message), params, 502)
+            return _answer(protocol.error_body(ServerInfo(), exc.code, exc.message), params, 502)
         try:
             library = await front.library()
             if method.lower() == sonic.SIMILAR_METHOD.lower():
-                track_id = sonic.required(params, "id")
-                count = sonic.parse_count(params.get("count"), sonic.SIMILAR_DEFAULT, 0, sonic.SIMILAR_MAX)
+                track_id = protocol.required(params, "id")
+                count = protocol.parse_count(params.get("count"), sonic.SIMILAR_DEFAULT, 0, sonic.SIMILAR_MAX)
                 matches = await run_in_threadpool(library.similar, track_id, count) if count else []
             else:
-                start = sonic.required(params, "startSongId")
-                end = sonic.required(params, "endSongId")
-                count = sonic.parse_count(params.get("count"), sonic.PATH_DEFAULT, 2, sonic.PATH_MAX)
+                start = protocol.required(params, "startSongId")
+                end = protocol.required(params, "endSongId")
+                count = protocol.parse_count(params.get("count"), sonic.PATH_DEFAULT, 2, sonic.PATH_MAX)
                 matches = await run_in_threadpool(library.path, start, end, count)
             songs = await front.song_objects(library, [t for t, _ in matches], params, authorization)
-            body = sonic.ok_body(info, {"sonicMatch": sonic.sonic_matches(matches, songs)})
+            body = protocol.ok_body(info, {"sonicMatch": sonic.sonic_matches(matches, songs)})
         except SubsonicError as exc:
-            body = sonic.error_body(info, exc.code, exc.message)
+            body = protocol.error_body(info, exc.code, exc.message)
         except ConnectionError:
-            body = sonic.error_body(info, sonic.GENERIC, "AudioMuse's database is not reachable")
+            body = protocol.error_body(info, GENERIC, "AudioMuse's database is not reachable")
         except Exception:  # noqa: BLE001 - a client gets a Subsonic error, never a bare 500
             log.exception("%s failed", method)
-            body = sonic.error_body(info, sonic.GENERIC, f"{method} failed inside AudioMuse (see its log)")
+            body = protocol.error_body(info, GENERIC, f"{method} failed inside AudioMuse (see its log)")
         return _answer(body, params)
 
     async def extensions(request: Request) -> Response:
@@ -287,9 +287,9 @@ def create_app(settings: Settings | None = None, *, library: SonicLibrary | None
             return _answer(sonic.with_extension(body), params)
         code, message = error_of(body)
         if body and code in AUTH_ERRORS:
-            return _answer(sonic.error_body(info, code, message), params)
+            return _answer(protocol.error_body(info, code, message), params)
         # an upstream without OpenSubsonic extensions: ours is the only one
-        return _answer(sonic.ok_body(info, {"openSubsonicExtensions": [dict(sonic.EXTENSION)]}), params)
+        return _answer(protocol.ok_body(info, {"openSubsonicExtensions": [dict(sonic.EXTENSION)]}), params)
 
     async def forward(request: Request) -> Response:
         url = front.upstream + request.url.path
@@ -303,7 +303,7 @@ def create_app(settings: Settings | None = None, *, library: SonicLibrary | None
             upstream = await front.client.send(upstream_request, stream=True)
         except httpx.HTTPError as exc:
             params = await _params(request)
-            return _answer(sonic.error_body(ServerInfo(), sonic.GENERIC,
+            return _answer(protocol.error_body(ServerInfo(), GENERIC,
                                             f"the Subsonic server is not reachable ({type(exc).__name__})"), params, 502)
 
         length = upstream.headers.get("content-length", "")

@@ -24,7 +24,7 @@ from audiomuse.providers.base import (
     Album, MediaProvider, PlayedTrack, Playlist, ProviderAuthError, ProviderError, Track,
 )
 from audiomuse.providers.http import HttpClient
-from audiomuse.providers.subsonic import safe_filename
+from audiomuse.text import safe_filename
 
 TICKS_PER_SECOND = 10_000_000
 PAGE = 500

@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from audiomuse.providers.base import Album, MediaProvider, PlayedTrack, Playlist, ProviderAuthError, ProviderError, Track
 from audiomuse.providers.http import HttpClient
-from audiomuse.providers.subsonic import safe_filename
+from audiomuse.text import safe_filename
 
 log = logging.getLogger(__name__)
 
