@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
 from audiomuse.store import Database
-from audiomuse.store.artifacts import artifact_info, load_artifact, save_artifact
+from audiomuse.store.artifacts import ArtifactCache, CachedArtifact, save_artifact
 
 MAP_ARTIFACT = "music_map"
 UMAP_MIN_TRACKS = 64
@@ -94,29 +95,47 @@ def save_map(db: Database, track_ids: list[str], coords: np.ndarray, meta: dict)
         return save_artifact(conn, MAP_ARTIFACT, buf.getvalue(), {**meta, "tracks": len(track_ids)})
 
 
-def load_map(db: Database) -> tuple[list[str], np.ndarray, dict] | None:
-    loaded = _load_map_arrays(db)
-    return None if loaded is None else loaded[:3]
+@dataclass(frozen=True)
+class StoredMap:
+    """A decoded map artifact; ``top_moods`` is None for a map stored before moods were kept with it."""
+
+    track_ids: list[str]
+    coords: np.ndarray
+    top_moods: list[str] | None
 
 
-def _load_map_arrays(db: Database) -> tuple[list[str], np.ndarray, dict, list[str] | None] | None:
-    """(ids, coords, meta, top moods, or None for a map stored before moods were kept with it)."""
-    with db.connection() as conn:
-        stored = load_artifact(conn, MAP_ARTIFACT)
-    if stored is None or stored[0] is None:
-        return None
-    data = np.load(io.BytesIO(stored[0]))
+def _decode_map(blob: bytes) -> StoredMap:
+    data = np.load(io.BytesIO(blob))
     moods = json.loads(str(data["moods"])) if "moods" in data.files else None
-    return json.loads(str(data["ids"])), data["coords"], stored[1], moods
+    coords = data["coords"]
+    coords.flags.writeable = False  # shared by every reader of this version
+    return StoredMap(json.loads(str(data["ids"])), coords, moods)
+
+
+#: the process's copy of each database's map, decoded again only when it is rebuilt
+MAP_CACHE = ArtifactCache(MAP_ARTIFACT, _decode_map)
+
+
+def stored_map(db: Database, conn=None) -> CachedArtifact[StoredMap] | None:
+    """The current map as stored (shared: read-only), or None when none has been built."""
+    return MAP_CACHE.get(db, conn=conn)
+
+
+def load_map(db: Database) -> tuple[list[str], np.ndarray, dict] | None:
+    """(track ids, coordinates, meta) of the current map, the caller's own copies."""
+    stored = stored_map(db)
+    if stored is None:
+        return None
+    return list(stored.value.track_ids), stored.value.coords.copy(), dict(stored.meta)
 
 
 def map_positions(db: Database) -> dict[str, tuple[float, float]] | None:
     """Track id -> stored map coordinates (None when no map has been built)."""
-    loaded = load_map(db)
-    if loaded is None:
+    stored = stored_map(db)
+    if stored is None:
         return None
-    ids, coords, _ = loaded
-    return {t: (float(coords[i, 0]), float(coords[i, 1])) for i, t in enumerate(ids)}
+    coords = stored.value.coords
+    return {t: (float(coords[i, 0]), float(coords[i, 1])) for i, t in enumerate(stored.value.track_ids)}
 
 
 def map_points(db: Database, percent: int = 100) -> list[dict]:
@@ -147,6 +166,8 @@ def _top_moods(conn, track_ids: list[str] | None = None) -> dict[str, str]:
     where, params = ("WHERE s.track_id = ANY(%s)", (list(track_ids),)) if track_ids is not None else ("", ())
     rows = conn.execute(f"SELECT s.track_id, {_TOP_MOOD} FROM score s {where}", params).fetchall()
     return {tid: mood for tid, mood in rows if mood is not None}
+
+
 _points_cache: dict[str, tuple[tuple, list[str], np.ndarray, dict]] = {}  # db url -> (key, ids, coords, info)
 
 
@@ -154,18 +175,14 @@ def _map_with_track_info(db: Database) -> tuple[list[str], np.ndarray, dict] | N
     """(ids, coords, id -> (title, artist, top mood)), kept per process until the map is rebuilt or
     the catalog changes (the two freshness checks cost ~20 ms). Top moods come with the map."""
     with db.connection() as conn:
-        stored = artifact_info(conn, MAP_ARTIFACT)
-        if stored is None or stored[0] is None:
+        stored = stored_map(db, conn)
+        if stored is None:
             return None
-        key = (stored[0], *conn.execute("SELECT count(*), max(last_seen) FROM tracks").fetchone())
-    cached = _points_cache.get(db.url)
-    if cached is not None and cached[0] == key:
-        return cached[1:]
-    loaded = _load_map_arrays(db)
-    if loaded is None:
-        return None
-    ids, coords, _, moods = loaded
-    with db.connection() as conn:
+        key = (stored.sha256, *conn.execute("SELECT count(*), max(last_seen) FROM tracks").fetchone())
+        cached = _points_cache.get(db.url)
+        if cached is not None and cached[0] == key:
+            return cached[1:]
+        ids, coords, moods = stored.value.track_ids, stored.value.coords, stored.value.top_moods
         rows = conn.execute("SELECT id, title, artist FROM tracks").fetchall()
         top = dict(zip(ids, moods)) if moods is not None else _top_moods(conn)
     info = {tid: (title, artist, top.get(tid, UNKNOWN_MOOD)) for tid, title, artist in rows}

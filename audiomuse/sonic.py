@@ -36,14 +36,13 @@ from pathlib import Path
 
 import psycopg
 
-from audiomuse.index.persist import INDEX_ARTIFACT, load_index
+from audiomuse.index.persist import INDEX_CACHE
 from audiomuse.index.similar import similar_by_track
 from audiomuse.index.voyager_index import SimilarityIndex
 from audiomuse.playlists.path import find_path
 from audiomuse.playlists.vectors import cosine_distance
 from audiomuse.store import Database, connect
 from audiomuse.store.analysis import track_metadata
-from audiomuse.store.artifacts import artifact_info
 from audiomuse.subsonic_protocol import GENERIC, NOT_FOUND, SubsonicError
 
 log = logging.getLogger(__name__)
@@ -98,6 +97,8 @@ def similarity(distance: float) -> float:
 # The library behind the answers -----------------------------------------------------------------
 @dataclass
 class Loaded:
+    """One version of the index with the track metadata read when it was loaded."""
+
     sha256: str
     index: SimilarityIndex
     metadata: dict[str, dict]
@@ -107,7 +108,8 @@ class SonicLibrary:
     """The similarity index and track metadata of one database, loaded once per process.
 
     The stored index checksum is checked at most every ``check_interval`` seconds, on one
-    long-lived connection (no connection per request); a new checksum reloads index and metadata.
+    long-lived connection (no connection per request); a new checksum reloads index (through the
+    process's :data:`~audiomuse.index.persist.INDEX_CACHE`) and metadata.
     Track ids are the catalog's, which for the Subsonic provider are the server's own ids.
     """
 
@@ -155,17 +157,14 @@ class SonicLibrary:
         with self._load_lock:
             if self._loaded is not None and time.monotonic() - self._checked_at < self.check_interval:
                 return self._loaded
-            info = self._run(lambda conn: artifact_info(conn, INDEX_ARTIFACT))
-            sha = info[0] if info else None
-            if sha is None:
+            stored = self._run(lambda conn: INDEX_CACHE.get(self.db, self.cache_dir, conn=conn))
+            if stored is None:
                 self._loaded = None
                 raise SubsonicError(NOT_FOUND, "AudioMuse has no similarity index yet: analyse the library and "
                                                "materialise similarity_index")
-            if self._loaded is None or self._loaded.sha256 != sha:
-                index = load_index(self.db, self.cache_dir)
-                metadata = self._run(track_metadata)
-                self._loaded = Loaded(sha, index, metadata)
-                log.info("similarity index loaded: %d tracks", len(index))
+            if self._loaded is None or self._loaded.sha256 != stored.sha256:
+                self._loaded = Loaded(stored.sha256, stored.value, self._run(track_metadata))
+                log.info("similarity index loaded: %d tracks", len(stored.value))
             self._checked_at = time.monotonic()
             return self._loaded
 
