@@ -1,9 +1,5 @@
-"""The 2-D music map: every embedding projected once, stored, and served in deterministic samples.
-
-UMAP (cosine) for real libraries; PCA when the library is too small for UMAP's neighbourhood
-graph. Samples of 25/50/75/100% use evenly spaced, nested indices so the same request always shows
-the same points.
-"""
+"""The stored map: saved with each track's top mood, read through the process's :data:`MAP_CACHE`,
+and served as positions or as the points a map view draws."""
 
 from __future__ import annotations
 
@@ -12,76 +8,14 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+import psycopg
 
+from audiomuse.music_map.sampling import sample_indices
 from audiomuse.store import Database
 from audiomuse.store.artifacts import ArtifactCache, CachedArtifact, save_artifact
 
 MAP_ARTIFACT = "music_map"
-UMAP_MIN_TRACKS = 64
-SAMPLE_PERCENTS = (25, 50, 75, 100)
-
-
-def project(vectors: np.ndarray, seed: int = 42, n_neighbors: int = 15) -> tuple[np.ndarray, str]:
-    """(n x 2 coordinates scaled to [-1, 1], method name)."""
-    n = len(vectors)
-    if n == 0:
-        return np.zeros((0, 2), np.float32), "empty"
-    x = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    if n < UMAP_MIN_TRACKS:
-        coords, method = pca_2d(x), "pca"
-    else:
-        coords, method = umap_2d(x, seed=seed, n_neighbors=n_neighbors), "umap"
-    coords = np.asarray(coords, dtype=np.float32)
-    coords -= coords.mean(axis=0)
-    scale = np.abs(coords).max() or 1.0
-    return coords / scale, method
-
-
-def umap_2d(x: np.ndarray, *, seed: int = 42, n_neighbors: int = 15, n_epochs: int | None = None) -> np.ndarray:
-    """Cosine UMAP to 2-D, single-threaded (``n_epochs`` None: UMAP's own choice); the map and
-    alchemy's view use the same settings. Needs at least UMAP_MIN_TRACKS points to be meaningful."""
-    from audiomuse.numba_cache import import_umap
-
-    umap = import_umap()  # slow import (numba, JIT cached on disk); only when needed
-    reducer = umap.UMAP(
-        n_components=2, n_neighbors=min(n_neighbors, len(x) - 1), min_dist=0.1, metric="cosine",
-        random_state=seed, low_memory=True, n_jobs=1, n_epochs=n_epochs,
-    )
-    return reducer.fit_transform(x)
-
-
-def pca_2d(x: np.ndarray) -> np.ndarray:
-    """The first two principal components of the rows (zeros for fewer than two rows)."""
-    centred = x - x.mean(axis=0)
-    if len(x) < 2:
-        return np.zeros((len(x), 2), np.float32)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    out = centred @ vt[:2].T
-    return out if out.shape[1] == 2 else np.pad(out, ((0, 0), (0, 2 - out.shape[1])))
-
-
-def sample_indices(n: int, percent: int) -> np.ndarray:
-    """Deterministic, evenly spread indices covering ``percent`` of ``n`` items.
-
-    The 50% sample is evenly spaced (linspace); 25% takes evenly spaced members of the 50% sample and
-    75% adds evenly spaced members of the rest to it, so 25 < 50 < 75 < 100 are nested: switching the
-    view's density only adds or removes points, it never moves the ones on screen.
-    """
-    if percent >= 100 or n == 0:
-        return np.arange(n)
-    count = max(1, round(n * percent / 100))
-    half = _spaced(np.arange(n), max(1, round(n / 2)))
-    if count <= len(half):
-        return _spaced(half, count)
-    rest = np.setdiff1d(np.arange(n), half)
-    return np.union1d(half, _spaced(rest, count - len(half)))
-
-
-def _spaced(items: np.ndarray, count: int) -> np.ndarray:
-    """``count`` evenly spaced members of the sorted array ``items`` (first and last included)."""
-    if count >= len(items):
-        return items
-    return items[np.unique(np.linspace(0, len(items) - 1, count).round().astype(int))]
+UNKNOWN_MOOD = "unknown"
 
 
 def save_map(db: Database, track_ids: list[str], coords: np.ndarray, meta: dict) -> str:
@@ -116,7 +50,7 @@ def _decode_map(blob: bytes) -> StoredMap:
 MAP_CACHE = ArtifactCache(MAP_ARTIFACT, _decode_map)
 
 
-def stored_map(db: Database, conn=None) -> CachedArtifact[StoredMap] | None:
+def stored_map(db: Database, conn: psycopg.Connection | None = None) -> CachedArtifact[StoredMap] | None:
     """The current map as stored (shared: read-only), or None when none has been built."""
     return MAP_CACHE.get(db, conn=conn)
 
@@ -155,7 +89,6 @@ def map_points(db: Database, percent: int = 100) -> list[dict]:
     return points
 
 
-UNKNOWN_MOOD = "unknown"
 # The strongest tag, ties broken in jsonb's key order (as max() over the decoded dict would).
 _TOP_MOOD = """(SELECT m.key FROM jsonb_each(s.mood_vector) m
                 ORDER BY m.value::float8 DESC, length(m.key), m.key COLLATE "C" LIMIT 1)"""
