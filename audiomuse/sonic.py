@@ -1,4 +1,5 @@
-"""The OpenSubsonic ``sonicSimilarity`` extension, framework-free: answers, id mapping, envelopes.
+"""The OpenSubsonic ``sonicSimilarity`` extension, framework-free: answers and id mapping (the
+protocol's envelopes and errors are :mod:`audiomuse.subsonic_protocol`'s).
 
 What the published extension asks (opensubsonic.netlify.app, docs/extensions/sonicsimilarity,
 docs/endpoints/getsonicsimilartracks, docs/endpoints/findsonicpath, docs/responses/sonicmatch;
@@ -26,26 +27,23 @@ works in cosine distance d = 1 - cos, so similarity = 1 - d).
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape, quoteattr
 
 import psycopg
 
-from audiomuse.index.persist import INDEX_ARTIFACT, load_index
+from audiomuse.index.persist import INDEX_CACHE
 from audiomuse.index.similar import similar_by_track
 from audiomuse.index.voyager_index import SimilarityIndex
 from audiomuse.playlists.path import find_path
 from audiomuse.playlists.vectors import cosine_distance
 from audiomuse.store import Database, connect
 from audiomuse.store.analysis import track_metadata
-from audiomuse.store.artifacts import artifact_info
+from audiomuse.subsonic_protocol import GENERIC, NOT_FOUND, SubsonicError
 
 log = logging.getLogger(__name__)
 
@@ -53,119 +51,12 @@ EXTENSION = {"name": "sonicSimilarity", "versions": [1]}
 SIMILAR_METHOD = "getSonicSimilarTracks"
 PATH_METHOD = "findSonicPath"
 EXTENSIONS_METHOD = "getOpenSubsonicExtensions"
-API_VERSION = "1.16.1"
 SIMILAR_DEFAULT, SIMILAR_MAX = 10, 500
 PATH_DEFAULT, PATH_MAX = 25, 200
-XML_NAMESPACE = "http://subsonic.org/restapi"
-
-# Subsonic error codes (subsonic.org API, kept by OpenSubsonic)
-GENERIC = 0
-MISSING_PARAMETER = 10
-NOT_FOUND = 70
-
-
-class SubsonicError(Exception):
-    """An answer with ``status="failed"``; ``code`` is a Subsonic error code."""
-
-    def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def method_name(segment: str) -> str:
-    """``ping.view`` -> ``ping``: Subsonic clients send both forms."""
-    return segment[:-5] if segment.endswith(".view") else segment
 
 
 def is_sonic_method(method: str) -> bool:
     return method.lower() in (SIMILAR_METHOD.lower(), PATH_METHOD.lower())
-
-
-# Envelopes -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ServerInfo:
-    """What the upstream server says about itself; our answers carry the same envelope."""
-
-    version: str = API_VERSION
-    type: str = "audiomuse"
-    server_version: str | None = None
-
-    @classmethod
-    def from_response(cls, body: Mapping) -> ServerInfo:
-        return cls(str(body.get("version") or API_VERSION), str(body.get("type") or "audiomuse"),
-                   str(body["serverVersion"]) if body.get("serverVersion") else None)
-
-    def envelope(self, status: str) -> dict:
-        out = {"status": status, "version": self.version, "type": self.type}
-        if self.server_version:
-            out["serverVersion"] = self.server_version
-        out["openSubsonic"] = True
-        return out
-
-
-def ok_body(info: ServerInfo, payload: Mapping | None = None) -> dict:
-    return {**info.envelope("ok"), **(payload or {})}
-
-
-def error_body(info: ServerInfo, code: int, message: str) -> dict:
-    return {**info.envelope("failed"), "error": {"code": int(code), "message": message}}
-
-
-def render(body: Mapping, fmt: str | None, callback: str | None = None) -> tuple[bytes, str]:
-    """(bytes, content type) of a ``subsonic-response`` in the client's format: ``json``,
-    ``jsonp`` (with ``callback``) or XML (the Subsonic default)."""
-    fmt = (fmt or "xml").lower()
-    if callback is not None and not _CALLBACK.fullmatch(callback):  # never echo script into a page
-        callback = None
-    if fmt == "json" or (fmt == "jsonp" and not callback):
-        return json.dumps({"subsonic-response": body}, ensure_ascii=False).encode(), "application/json"
-    if fmt == "jsonp":
-        text = f"{callback}({json.dumps({'subsonic-response': body}, ensure_ascii=False)});"
-        return text.encode(), "text/javascript"
-    return to_xml(body), "application/xml"
-
-
-def to_xml(body: Mapping) -> bytes:
-    """A ``subsonic-response`` dict as Subsonic XML (scalars -> attributes, dicts -> elements,
-    arrays -> repeated elements, arrays of scalars -> repeated elements with text)."""
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>']
-    _element(parts, "subsonic-response", {"xmlns": XML_NAMESPACE, **body})
-    return "".join(parts).encode()
-
-
-_CALLBACK = re.compile(r"[A-Za-z_$][\w$.]{0,63}")
-_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def _scalar(value) -> str:
-    """Text for XML: characters XML 1.0 cannot carry (junk bytes in tags) become U+FFFD."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return _NOT_XML.sub("\ufffd", str(value))
-
-
-def _element(parts: list[str], name: str, value) -> None:
-    if not isinstance(value, Mapping):
-        parts.append(f"<{name}>{escape(_scalar(value))}</{name}>")
-        return
-    attrs, children = [], []
-    for key, item in value.items():
-        if item is None:
-            continue
-        if isinstance(item, Mapping):
-            children.append((key, item))
-        elif isinstance(item, (list, tuple)):
-            children.extend((key, element) for element in item)
-        else:
-            attrs.append(f" {key}={quoteattr(_scalar(item))}")
-    if not children:
-        parts.append(f"<{name}{''.join(attrs)}/>")
-        return
-    parts.append(f"<{name}{''.join(attrs)}>")
-    for key, item in children:
-        _element(parts, key, item)
-    parts.append(f"</{name}>")
 
 
 def with_extension(body: Mapping) -> dict:
@@ -198,25 +89,6 @@ def catalog_child(row: Mapping) -> dict:
     return {k: v for k, v in child.items() if v is not None}
 
 
-def parse_count(value: str | None, default: int, low: int, high: int, name: str = "count") -> int:
-    if value in (None, ""):
-        return default
-    try:
-        count = int(value)
-    except ValueError:
-        raise SubsonicError(GENERIC, f"parameter {name} must be a whole number") from None
-    if count < low:
-        raise SubsonicError(GENERIC, f"parameter {name} must be at least {low}")
-    return min(count, high)
-
-
-def required(params: Mapping[str, str], name: str) -> str:
-    value = params.get(name)
-    if not value:
-        raise SubsonicError(MISSING_PARAMETER, f"Required parameter is missing: {name}")
-    return value
-
-
 def similarity(distance: float) -> float:
     """Cosine distance (0 = same direction) -> normalised similarity (1 = identical)."""
     return float(min(1.0, max(0.0, 1.0 - distance)))
@@ -225,6 +97,8 @@ def similarity(distance: float) -> float:
 # The library behind the answers -----------------------------------------------------------------
 @dataclass
 class Loaded:
+    """One version of the index with the track metadata read when it was loaded."""
+
     sha256: str
     index: SimilarityIndex
     metadata: dict[str, dict]
@@ -234,7 +108,8 @@ class SonicLibrary:
     """The similarity index and track metadata of one database, loaded once per process.
 
     The stored index checksum is checked at most every ``check_interval`` seconds, on one
-    long-lived connection (no connection per request); a new checksum reloads index and metadata.
+    long-lived connection (no connection per request); a new checksum reloads index (through the
+    process's :data:`~audiomuse.index.persist.INDEX_CACHE`) and metadata.
     Track ids are the catalog's, which for the Subsonic provider are the server's own ids.
     """
 
@@ -282,17 +157,14 @@ class SonicLibrary:
         with self._load_lock:
             if self._loaded is not None and time.monotonic() - self._checked_at < self.check_interval:
                 return self._loaded
-            info = self._run(lambda conn: artifact_info(conn, INDEX_ARTIFACT))
-            sha = info[0] if info else None
-            if sha is None:
+            stored = self._run(lambda conn: INDEX_CACHE.get(self.db, self.cache_dir, conn=conn))
+            if stored is None:
                 self._loaded = None
                 raise SubsonicError(NOT_FOUND, "AudioMuse has no similarity index yet: analyse the library and "
                                                "materialise similarity_index")
-            if self._loaded is None or self._loaded.sha256 != sha:
-                index = load_index(self.db, self.cache_dir)
-                metadata = self._run(track_metadata)
-                self._loaded = Loaded(sha, index, metadata)
-                log.info("similarity index loaded: %d tracks", len(index))
+            if self._loaded is None or self._loaded.sha256 != stored.sha256:
+                self._loaded = Loaded(stored.sha256, stored.value, self._run(track_metadata))
+                log.info("similarity index loaded: %d tracks", len(stored.value))
             self._checked_at = time.monotonic()
             return self._loaded
 

@@ -1,4 +1,4 @@
-"""Text normalisation shared by duplicate detection, search and sync."""
+"""Text helpers: normalisation shared by duplicate detection, search and sync, and safe file names."""
 
 from __future__ import annotations
 
@@ -22,3 +22,12 @@ def song_key(artist: str, title: str) -> str:
     clean_artist = _FEAT.sub("", artist or "")
     clean_artist = re.sub(r"^the\s+", "", normalise(clean_artist))
     return f"{clean_artist}|{normalise(clean_title)}"
+
+
+def safe_filename(track_id: str, suffix: str | None) -> str:
+    """A file name made of the id's safe characters plus a clean suffix, for a download that must land
+    inside its folder: ``"al-3/../x", "FLAC"`` -> ``"al-3____x.flac"`` (no path separators, no
+    leading dot, bounded length)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", str(track_id))[:80].strip("_") or "track"
+    ext = re.sub(r"[^a-z0-9]", "", (suffix or "").lower())[:8] or "audio"
+    return f"{stem}.{ext}"

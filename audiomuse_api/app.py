@@ -16,6 +16,11 @@ the client's credentials): they carry what clients display and act on (cover art
 bit rate, starred, the user's rating) and respect that user's view of the library; a match the
 upstream no longer knows is dropped. If the upstream is not to be asked (``AUDIOMUSE_SONIC_SONGS=
 catalog``, faster) or a call fails, the Child is built from AudioMuse's catalog.
+
+The app's state lives on ``app.state`` (set by :func:`create_app`, the HTTP client by the
+lifespan), and the endpoints are plain functions over it: ``settings``, ``upstream`` (base URL, or
+"" when no Subsonic server is configured), ``songs``, ``auth`` (the credential cache), ``client``,
+and ``library`` (opened on first use under ``library_lock``).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import anyio
 import httpx
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -39,20 +45,22 @@ from starlette.routing import Route
 import audiomuse.providers.http  # noqa: F401  (masks secrets in httpx's log records)
 from audiomuse import sonic
 from audiomuse.config import Settings, get_settings
-from audiomuse.providers.subsonic import error_of
-from audiomuse.sonic import ServerInfo, SonicLibrary, SubsonicError
+from audiomuse.sonic import SonicLibrary
+from audiomuse.subsonic_protocol import (
+    AUTH_ERRORS, CLIENT_PARAMS, CREDENTIAL_PARAMS, GENERIC, NOT_FOUND, ServerInfo, SubsonicError, error_body,
+    error_of, method_name, ok_body, parse_count, parse_response, render, required,
+)
 
 log = logging.getLogger("audiomuse.api")
 
-AUTH_KEYS = ("u", "p", "t", "s", "apiKey")
-CLIENT_KEYS = ("v", "c")
-AUTH_ERRORS = {40, 41, 42, 43, 44, 50}
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
 HOP_BY_HOP_RESPONSE = {h.encode() for h in HOP_BY_HOP - {"content-length"}}
 SMALL_BODY = 64 * 1024  # upstream answers up to this size are relayed in one piece
 SONG_FETCHES = 12  # concurrent getSong calls per sonic answer
 METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
+SONG_SOURCES = ("upstream", "catalog")
+NO_UPSTREAM = "no Subsonic server configured: set MEDIA_SERVER_TYPE=subsonic and MEDIA_SERVER_URL"
 
 
 class AuthCache:
@@ -65,7 +73,7 @@ class AuthCache:
 
     @staticmethod
     def key(params: dict[str, str], authorization: str | None) -> str:
-        creds = [(k, params[k]) for k in AUTH_KEYS if k in params] + [("authorization", authorization or "")]
+        creds = [(k, params[k]) for k in CREDENTIAL_PARAMS if k in params] + [("authorization", authorization or "")]
         return hashlib.sha256(json.dumps(creds).encode()).hexdigest()
 
     def get(self, key: str) -> ServerInfo | None:
@@ -88,89 +96,12 @@ class AuthCache:
         self._entries[key] = (time.monotonic() + self.ttl, info)
 
 
-class SonicFront:
-    """State of one app: the upstream client, the auth cache and the (lazily loaded) library."""
+class _Refused(SubsonicError):
+    """The upstream refused the credentials: the client gets its error in its envelope."""
 
-    def __init__(self, settings: Settings, library: SonicLibrary | None, songs: str, auth_ttl: float):
-        if songs not in ("upstream", "catalog"):
-            raise ValueError("songs must be 'upstream' or 'catalog'")
-        self.settings = settings
-        subsonic = settings.media_server_type in ("subsonic", "navidrome")
-        self.upstream = (settings.media_server_url or "").rstrip("/") if subsonic else ""
-        self.songs = songs
-        self.auth = AuthCache(auth_ttl)
-        self.client: httpx.AsyncClient | None = None
-        self._library = library
-        self._library_lock = asyncio.Lock()
-
-    async def library(self) -> SonicLibrary:
-        if self._library is None:
-            async with self._library_lock:
-                if self._library is None:
-                    self._library = await run_in_threadpool(self._open_library)
-        return self._library
-
-    def _open_library(self) -> SonicLibrary:
-        from audiomuse.store import Database, database_urls
-
-        urls = database_urls(self.settings)
-        return SonicLibrary(Database(urls.app), self.settings.cache_dir,
-                            max_per_artist=self.settings.max_songs_per_artist)
-
-    # Upstream calls ----------------------------------------------------------------------------
-    async def call_json(self, method: str, params: dict[str, str], authorization: str | None) -> dict:
-        """One upstream call answered in JSON: its ``subsonic-response``, or a SubsonicError."""
-        headers = {"authorization": authorization} if authorization else {}
-        try:
-            response = await self.client.get(f"{self.upstream}/rest/{method}", params={**params, "f": "json"},
-                                             headers=headers)
-        except httpx.HTTPError as exc:
-            raise SubsonicError(sonic.GENERIC, f"the Subsonic server is not reachable ({type(exc).__name__})") from None
-        try:
-            return json.loads(response.content)["subsonic-response"]
-        except (ValueError, KeyError, TypeError):
-            raise SubsonicError(sonic.GENERIC, f"the Subsonic server answered {method} with HTTP "
-                                               f"{response.status_code}, not Subsonic JSON") from None
-
-    async def authorise(self, params: dict[str, str], authorization: str | None) -> ServerInfo:
-        """The upstream's ServerInfo once it accepted these credentials; SubsonicError otherwise."""
-        key = AuthCache.key(params, authorization)
-        cached = self.auth.get(key)
-        if cached is not None:
-            return cached
-        creds = {k: params[k] for k in AUTH_KEYS + CLIENT_KEYS if k in params}
-        body = await self.call_json("ping", creds, authorization)
-        info = ServerInfo.from_response(body)
-        if body.get("status") != "ok":
-            code, message = error_of(body)
-            raise _Refused(info, code, message)
-        self.auth.put(key, info)
-        return info
-
-    async def song_objects(self, library: SonicLibrary, ids: list[str], params: dict[str, str],
-                           authorization: str | None) -> dict[str, dict]:
-        if self.songs == "catalog" or not ids:
-            return await run_in_threadpool(library.catalog_songs, ids)
-        creds = {k: params[k] for k in AUTH_KEYS + CLIENT_KEYS if k in params}
-
-        limit = asyncio.Semaphore(SONG_FETCHES)  # leave the shared pool to the audio streams
-
-        async def one(tid: str):
-            try:
-                async with limit:
-                    body = await self.call_json("getSong", {**creds, "id": tid}, authorization)
-            except SubsonicError:
-                return tid, None
-            if body.get("status") == "ok" and isinstance(body.get("song"), dict):
-                return tid, body["song"]
-            return tid, (False if error_of(body)[0] == sonic.NOT_FOUND else None)
-
-        fetched = dict(await asyncio.gather(*(one(t) for t in ids)))
-        songs = {tid: song for tid, song in fetched.items() if song}
-        missing = [tid for tid, song in fetched.items() if song is None]
-        if missing:
-            songs.update(await run_in_threadpool(library.catalog_songs, missing))
-        return songs
+    def __init__(self, info: ServerInfo, code: int, message: str):
+        super().__init__(code, message)
+        self.info = info
 
 
 class _UpstreamStream(StreamingResponse):
@@ -190,12 +121,7 @@ class _UpstreamStream(StreamingResponse):
                 await self.upstream.aclose()
 
 
-class _Refused(SubsonicError):
-    def __init__(self, info: ServerInfo, code: int, message: str):
-        super().__init__(code, message)
-        self.info = info
-
-
+# Requests and answers ----------------------------------------------------------------------------
 async def _params(request: Request) -> dict[str, str]:
     """Query and form parameters (GET and POST), first value of each name."""
     items = list(request.query_params.multi_items())
@@ -207,9 +133,228 @@ async def _params(request: Request) -> dict[str, str]:
     return params
 
 
+def _credentials(params: dict[str, str]) -> dict[str, str]:
+    """The parameters an upstream call on the client's behalf carries: its credentials and client."""
+    return {k: params[k] for k in CREDENTIAL_PARAMS + CLIENT_PARAMS if k in params}
+
+
 def _answer(body: dict, params: dict[str, str], status_code: int = 200) -> Response:
-    content, media_type = sonic.render(body, params.get("f"), params.get("callback"))
+    content, media_type = render(body, params.get("f"), params.get("callback"))
     return Response(content, status_code=status_code, media_type=media_type)
+
+
+def _unreachable(exc: httpx.HTTPError) -> str:
+    return f"the Subsonic server is not reachable ({type(exc).__name__})"
+
+
+# Upstream calls ----------------------------------------------------------------------------------
+async def _call_json(state: State, method: str, params: dict[str, str], authorization: str | None) -> dict:
+    """One upstream call answered in JSON: its ``subsonic-response``, or a SubsonicError."""
+    headers = {"authorization": authorization} if authorization else {}
+    try:
+        response = await state.client.get(f"{state.upstream}/rest/{method}", params={**params, "f": "json"},
+                                          headers=headers)
+    except httpx.HTTPError as exc:
+        raise SubsonicError(GENERIC, _unreachable(exc)) from None
+    try:
+        return parse_response(response.content)
+    except ValueError:
+        raise SubsonicError(GENERIC, f"the Subsonic server answered {method} with HTTP "
+                                     f"{response.status_code}, not Subsonic JSON") from None
+
+
+async def _authorise(state: State, params: dict[str, str], authorization: str | None) -> ServerInfo:
+    """The upstream's ServerInfo once it accepted these credentials (a ``ping``, remembered for the
+    cache's ttl); _Refused when it did not, SubsonicError when it could not be asked."""
+    key = AuthCache.key(params, authorization)
+    cached = state.auth.get(key)
+    if cached is not None:
+        return cached
+    body = await _call_json(state, "ping", _credentials(params), authorization)
+    info = ServerInfo.from_response(body)
+    if body.get("status") != "ok":
+        code, message = error_of(body)
+        raise _Refused(info, code, message)
+    state.auth.put(key, info)
+    return info
+
+
+async def _upstream_song(state: State, track_id: str, creds: dict[str, str], authorization: str | None,
+                         limit: asyncio.Semaphore) -> dict | bool | None:
+    """The upstream's song object; False when it does not know the song, None when it could not say."""
+    try:
+        async with limit:
+            body = await _call_json(state, "getSong", {**creds, "id": track_id}, authorization)
+    except SubsonicError:
+        return None
+    if body.get("status") == "ok" and isinstance(body.get("song"), dict):
+        return body["song"]
+    return False if error_of(body)[0] == NOT_FOUND else None
+
+
+async def _song_objects(state: State, library: SonicLibrary, ids: list[str], params: dict[str, str],
+                        authorization: str | None) -> dict[str, dict]:
+    """Track id -> Child: the upstream's own, else the catalog's; songs the upstream lost are left out."""
+    if state.songs == "catalog" or not ids:
+        return await run_in_threadpool(library.catalog_songs, ids)
+    creds = _credentials(params)
+    limit = asyncio.Semaphore(SONG_FETCHES)  # leave the shared pool to the audio streams
+    found = await asyncio.gather(*(_upstream_song(state, t, creds, authorization, limit) for t in ids))
+    fetched = dict(zip(ids, found))
+    songs = {tid: song for tid, song in fetched.items() if song}
+    missing = [tid for tid, song in fetched.items() if song is None]
+    if missing:
+        songs.update(await run_in_threadpool(library.catalog_songs, missing))
+    return songs
+
+
+# The library ---------------------------------------------------------------------------------
+async def _library(state: State) -> SonicLibrary:
+    """The app's SonicLibrary, opened on first use (the database may start after the front)."""
+    if state.library is None:
+        async with state.library_lock:
+            if state.library is None:
+                state.library = await run_in_threadpool(_open_library, state.settings)
+    return state.library
+
+
+def _open_library(settings: Settings) -> SonicLibrary:
+    from audiomuse.store import Database, database_urls
+
+    urls = database_urls(settings)
+    return SonicLibrary(Database(urls.app), settings.cache_dir, max_per_artist=settings.max_songs_per_artist)
+
+
+async def _matches(library: SonicLibrary, method: str, params: dict[str, str]) -> list[tuple[str, float]]:
+    """(track id, similarity) answering ``getSonicSimilarTracks`` or ``findSonicPath``."""
+    if method.lower() == sonic.SIMILAR_METHOD.lower():
+        track_id = required(params, "id")
+        count = parse_count(params.get("count"), sonic.SIMILAR_DEFAULT, 0, sonic.SIMILAR_MAX)
+        return await run_in_threadpool(library.similar, track_id, count) if count else []
+    start = required(params, "startSongId")
+    end = required(params, "endSongId")
+    count = parse_count(params.get("count"), sonic.PATH_DEFAULT, 2, sonic.PATH_MAX)
+    return await run_in_threadpool(library.path, start, end, count)
+
+
+# Endpoints ---------------------------------------------------------------------------------------
+async def rest(request: Request) -> Response:
+    """Every ``/rest/<method>``: the sonic methods and the extension list answered here, the rest forwarded."""
+    method = method_name(request.path_params["method"])
+    if not request.app.state.upstream:
+        return _answer(error_body(ServerInfo(), GENERIC, NO_UPSTREAM), await _params(request))
+    if sonic.is_sonic_method(method):
+        return await sonic_answer(request, method)
+    if method.lower() == sonic.EXTENSIONS_METHOD.lower():
+        return await extensions(request)
+    return await forward(request)
+
+
+async def sonic_answer(request: Request, method: str) -> Response:
+    """A sonic method for credentials the upstream accepts; every failure is a Subsonic error."""
+    state = request.app.state
+    params = await _params(request)
+    authorization = request.headers.get("authorization")
+    try:
+        info = await _authorise(state, params, authorization)
+    except _Refused as refused:
+        return _answer(error_body(refused.info, refused.code, refused.message), params)
+    except SubsonicError as exc:
+        return _answer(error_body(ServerInfo(), exc.code, exc.message), params, 502)
+    try:
+        library = await _library(state)
+        matches = await _matches(library, method, params)
+        songs = await _song_objects(state, library, [t for t, _ in matches], params, authorization)
+        body = ok_body(info, {"sonicMatch": sonic.sonic_matches(matches, songs)})
+    except SubsonicError as exc:
+        body = error_body(info, exc.code, exc.message)
+    except ConnectionError:
+        body = error_body(info, GENERIC, "AudioMuse's database is not reachable")
+    except Exception:  # noqa: BLE001 - a client gets a Subsonic error, never a bare 500
+        log.exception("%s failed", method)
+        body = error_body(info, GENERIC, f"{method} failed inside AudioMuse (see its log)")
+    return _answer(body, params)
+
+
+async def extensions(request: Request) -> Response:
+    """The upstream's ``getOpenSubsonicExtensions`` with ``sonicSimilarity`` added (or ours alone)."""
+    params = await _params(request)
+    try:
+        body = await _call_json(request.app.state, sonic.EXTENSIONS_METHOD,
+                                {k: v for k, v in params.items() if k != "f"}, request.headers.get("authorization"))
+    except SubsonicError:
+        body = {}
+    info = ServerInfo.from_response(body)
+    if body.get("status") == "ok":
+        return _answer(sonic.with_extension(body), params)
+    code, message = error_of(body)
+    if body and code in AUTH_ERRORS:
+        return _answer(error_body(info, code, message), params)
+    # an upstream without OpenSubsonic extensions: ours is the only one
+    return _answer(ok_body(info, {"openSubsonicExtensions": [dict(sonic.EXTENSION)]}), params)
+
+
+async def forward(request: Request) -> Response:
+    """Any other call, sent to the upstream as the client made it (hop-by-hop headers aside)."""
+    state = request.app.state
+    url = state.upstream + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
+    has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+    body = await request.body() if has_body else b""
+    upstream_request = state.client.build_request(request.method, url, headers=headers, content=body or None)
+    try:
+        upstream = await state.client.send(upstream_request, stream=True)
+    except httpx.HTTPError as exc:
+        return _answer(error_body(ServerInfo(), GENERIC, _unreachable(exc)), await _params(request), 502)
+    return await _relay(upstream)
+
+
+async def _relay(upstream: httpx.Response) -> Response:
+    """The upstream's answer for the client: API answers in one piece, audio, covers and bodies of
+    unknown length chunk by chunk as they arrive."""
+    length = upstream.headers.get("content-length", "")
+    if length.isdigit() and int(length) <= SMALL_BODY:  # one send, no streaming machinery
+        try:
+            content = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        finally:
+            await upstream.aclose()
+        response = Response(content, status_code=upstream.status_code)
+    else:
+        response = _UpstreamStream(upstream, status_code=upstream.status_code)
+    response.raw_headers = [(k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP_RESPONSE]
+    return response
+
+
+async def health(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+# The app -----------------------------------------------------------------------------------------
+@asynccontextmanager
+async def _lifespan(app: Starlette):
+    """One pooled upstream client for the app's life; the library closed with it."""
+    state = app.state
+    timeout = state.settings.http_timeout
+    state.client = httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=100), follow_redirects=False)
+    try:
+        yield
+    finally:
+        await state.client.aclose()
+        if state.library is not None:
+            await run_in_threadpool(state.library.close)
+
+
+ROUTES = [Route("/rest/{method}", rest, methods=METHODS), Route("/health", health, methods=["GET"])]
+
+
+def _upstream_url(settings: Settings) -> str:
+    """The Subsonic server to front, or "" when the configured server is not a Subsonic one."""
+    subsonic = settings.media_server_type in ("subsonic", "navidrome")
+    return (settings.media_server_url or "").rstrip("/") if subsonic else ""
 
 
 def create_app(settings: Settings | None = None, *, library: SonicLibrary | None = None,
@@ -217,112 +362,16 @@ def create_app(settings: Settings | None = None, *, library: SonicLibrary | None
     """The ASGI app for ``settings`` (upstream = ``MEDIA_SERVER_URL``); ``library`` overrides the
     database-backed one, ``songs`` (default ``AUDIOMUSE_SONIC_SONGS``) where song objects come from."""
     settings = settings or get_settings()
-    front = SonicFront(settings, library, songs or settings.sonic_songs, auth_ttl)
+    songs = songs or settings.sonic_songs
+    if songs not in SONG_SOURCES:
+        raise ValueError("songs must be 'upstream' or 'catalog'")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per forwarded call otherwise
-
-    @asynccontextmanager
-    async def lifespan(app):
-        front.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.http_timeout, connect=min(10.0, settings.http_timeout)),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100), follow_redirects=False)
-        try:
-            yield
-        finally:
-            await front.client.aclose()
-            if front._library is not None:
-                await run_in_threadpool(front._library.close)
-
-    async def rest(request: Request) -> Response:
-        method = sonic.method_name(request.path_params["method"])
-        if not front.upstream:
-            params = await _params(request)
-            return _answer(sonic.error_body(ServerInfo(), sonic.GENERIC, "no Subsonic server configured: set "
-                                            "MEDIA_SERVER_TYPE=subsonic and MEDIA_SERVER_URL"), params)
-        if sonic.is_sonic_method(method):
-            return await sonic_endpoint(request, method)
-        if method.lower() == sonic.EXTENSIONS_METHOD.lower():
-            return await extensions(request)
-        return await forward(request)
-
-    async def sonic_endpoint(request: Request, method: str) -> Response:
-        params = await _params(request)
-        authorization = request.headers.get("authorization")
-        try:
-            info = await front.authorise(params, authorization)
-        except _Refused as refused:
-            return _answer(sonic.error_body(refused.info, refused.code, refused.message), params)
-        except SubsonicError as exc:
-            return _answer(sonic.error_body(ServerInfo(), exc.code, exc.message), params, 502)
-        try:
-            library = await front.library()
-            if method.lower() == sonic.SIMILAR_METHOD.lower():
-                track_id = sonic.required(params, "id")
-                count = sonic.parse_count(params.get("count"), sonic.SIMILAR_DEFAULT, 0, sonic.SIMILAR_MAX)
-                matches = await run_in_threadpool(library.similar, track_id, count) if count else []
-            else:
-                start = sonic.required(params, "startSongId")
-                end = sonic.required(params, "endSongId")
-                count = sonic.parse_count(params.get("count"), sonic.PATH_DEFAULT, 2, sonic.PATH_MAX)
-                matches = await run_in_threadpool(library.path, start, end, count)
-            songs = await front.song_objects(library, [t for t, _ in matches], params, authorization)
-            body = sonic.ok_body(info, {"sonicMatch": sonic.sonic_matches(matches, songs)})
-        except SubsonicError as exc:
-            body = sonic.error_body(info, exc.code, exc.message)
-        except ConnectionError:
-            body = sonic.error_body(info, sonic.GENERIC, "AudioMuse's database is not reachable")
-        except Exception:  # noqa: BLE001 - a client gets a Subsonic error, never a bare 500
-            log.exception("%s failed", method)
-            body = sonic.error_body(info, sonic.GENERIC, f"{method} failed inside AudioMuse (see its log)")
-        return _answer(body, params)
-
-    async def extensions(request: Request) -> Response:
-        params = await _params(request)
-        try:
-            body = await front.call_json(sonic.EXTENSIONS_METHOD, {k: v for k, v in params.items() if k != "f"},
-                                         request.headers.get("authorization"))
-        except SubsonicError:
-            body = {}
-        info = ServerInfo.from_response(body)
-        if body.get("status") == "ok":
-            return _answer(sonic.with_extension(body), params)
-        code, message = error_of(body)
-        if body and code in AUTH_ERRORS:
-            return _answer(sonic.error_body(info, code, message), params)
-        # an upstream without OpenSubsonic extensions: ours is the only one
-        return _answer(sonic.ok_body(info, {"openSubsonicExtensions": [dict(sonic.EXTENSION)]}), params)
-
-    async def forward(request: Request) -> Response:
-        url = front.upstream + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
-        headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in HOP_BY_HOP]
-        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
-        body = await request.body() if has_body else b""
-        upstream_request = front.client.build_request(request.method, url, headers=headers, content=body or None)
-        try:
-            upstream = await front.client.send(upstream_request, stream=True)
-        except httpx.HTTPError as exc:
-            params = await _params(request)
-            return _answer(sonic.error_body(ServerInfo(), sonic.GENERIC,
-                                            f"the Subsonic server is not reachable ({type(exc).__name__})"), params, 502)
-
-        length = upstream.headers.get("content-length", "")
-        if length.isdigit() and int(length) <= SMALL_BODY:  # API answers: one send, no streaming machinery
-            try:
-                content = b"".join([chunk async for chunk in upstream.aiter_raw()])
-            finally:
-                await upstream.aclose()
-            response = Response(content, status_code=upstream.status_code)
-        else:  # audio, covers, unknown length: relayed chunk by chunk as it arrives
-
-            response = _UpstreamStream(upstream, status_code=upstream.status_code)
-        response.raw_headers = [(k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP_RESPONSE]
-        return response
-
-    async def health(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    routes = [Route("/rest/{method}", rest, methods=METHODS), Route("/health", health, methods=["GET"])]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.front = front
+    app = Starlette(routes=ROUTES, lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.upstream = _upstream_url(settings)
+    app.state.songs = songs
+    app.state.auth = AuthCache(auth_ttl)
+    app.state.client = None
+    app.state.library = library
+    app.state.library_lock = asyncio.Lock()
     return app

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from audiomuse.media import Album, PlayedTrack, Playlist, Track
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError
 from audiomuse.providers.http import HttpClient
-from audiomuse.providers.subsonic import safe_filename
+from audiomuse.text import safe_filename
 
 TICKS_PER_SECOND = 10_000_000
 PAGE = 500

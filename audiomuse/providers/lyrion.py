@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 from audiomuse.media import Album, PlayedTrack, Playlist, Track
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError
 from audiomuse.providers.http import HttpClient
-from audiomuse.providers.subsonic import safe_filename
+from audiomuse.text import safe_filename
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,8 @@ parameters, never in messages, log records or reprs.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import mimetypes
-import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -26,15 +24,19 @@ from pathlib import Path
 from audiomuse.media import Album, PlayedTrack, Playlist, Track
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError
 from audiomuse.providers.http import HttpClient
+from audiomuse.subsonic_protocol import (
+    API_VERSION, MISSING_PARAMETER, NOT_AUTHORIZED, NOT_FOUND, TOKEN_AUTH_UNSUPPORTED, WRONG_CREDENTIALS, error_of,
+    parse_response,
+)
+from audiomuse.text import safe_filename
 
 log = logging.getLogger(__name__)
 
-API_VERSION = "1.16.1"
 CLIENT = "audiomuse"
 PAGE = 500  # getAlbumList2's maximum page size
 HISTORY_ALBUMS = 200  # frequent + recent albums read for top_played
-AUTH_FAILED = {40}  # wrong username or password
-TOKEN_UNSUPPORTED = {41, 10}  # 41: token auth not supported; 10: supysonic's "missing parameter" (no p)
+# the answers to a token that mean "send the password": supysonic says "missing parameter" (no p)
+TOKEN_UNSUPPORTED = {TOKEN_AUTH_UNSUPPORTED, MISSING_PARAMETER}
 
 
 class SubsonicProvider(MediaProvider):
@@ -104,8 +106,8 @@ class SubsonicProvider(MediaProvider):
 
     def _body(self, method: str, content: bytes) -> dict:
         try:
-            return json.loads(content)["subsonic-response"]
-        except (ValueError, KeyError, TypeError):
+            return parse_response(content)
+        except ValueError:
             raise ProviderError(self.http.label, f"{method} did not answer in Subsonic JSON "
                                                  "(is this a Subsonic API server?)") from None
 
@@ -113,12 +115,12 @@ class SubsonicProvider(MediaProvider):
         return ProviderAuthError(self.http.label, f"rejected the credentials for user '{self.user}'")
 
     def _api_error(self, method: str, code: int, message: str) -> ProviderError:
-        if code in AUTH_FAILED or code == 41:
+        if code in (WRONG_CREDENTIALS, TOKEN_AUTH_UNSUPPORTED):
             return self._auth_error()
-        if code == 50:
+        if code == NOT_AUTHORIZED:
             return ProviderError(self.http.label, f"{method}: user '{self.user}' is not authorized "
                                                   f"({self.http.redact(message)})")
-        if code == 70:
+        if code == NOT_FOUND:
             return ProviderError(self.http.label, f"{method}: not found ({self.http.redact(message)})")
         return ProviderError(self.http.label, f"{method} failed: error {code}: {self.http.redact(message)}")
 
@@ -174,10 +176,10 @@ class SubsonicProvider(MediaProvider):
                 code, message = error_of(self._body(method, response.content))
             except ProviderError:
                 code, message = response.status_code, f"HTTP {response.status_code}"
-            if code in AUTH_FAILED:
+            if code == WRONG_CREDENTIALS:
                 raise self._auth_error()
             errors.append(f"{method}: error {code} ({self.http.redact(message)})")
-            if code == 70:
+            if code == NOT_FOUND:
                 break  # no such song: streaming will not find it either
         raise ProviderError(self.http.label, f"cannot download '{track.title}' (id {track.id}): " + "; ".join(errors))
 
@@ -263,16 +265,6 @@ class SubsonicProvider(MediaProvider):
         self.http.close()
 
 
-def error_of(body: dict) -> tuple[int, str]:
-    """(code, message) of a failed ``subsonic-response`` body (code 0 when it names none)."""
-    error = body.get("error") or {}
-    try:
-        code = int(error.get("code", 0))
-    except (TypeError, ValueError):
-        code = 0
-    return code, str(error.get("message") or "unknown error")
-
-
 def _date(text) -> datetime | None:
     if not text:
         return None
@@ -303,11 +295,3 @@ def _suffix_for(content_type: str) -> str:
              "audio/opus": ".opus", "audio/mp4": ".m4a", "audio/x-m4a": ".m4a", "audio/wav": ".wav",
              "audio/x-wav": ".wav", "audio/aiff": ".aiff", "audio/x-aiff": ".aiff"}
     return known.get(ctype) or mimetypes.guess_extension(ctype) or ".audio"
-
-
-def safe_filename(track_id: str, suffix: str | None) -> str:
-    """A file name made of the id's safe characters plus a clean suffix: ``"al-3/../x", "FLAC"`` ->
-    ``"al-3_.._x.flac"`` (no path separators, no leading dot, bounded length)."""
-    stem = re.sub(r"[^A-Za-z0-9_-]", "_", str(track_id))[:80].strip("_") or "track"
-    ext = re.sub(r"[^a-z0-9]", "", (suffix or "").lower())[:8] or "audio"
-    return f"{stem}.{ext}"

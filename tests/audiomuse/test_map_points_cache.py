@@ -53,12 +53,12 @@ def test_top_moods_are_stored_with_the_map_and_older_maps_still_show_them(db):
     import io
     import json
 
-    from audiomuse.music_map import MAP_ARTIFACT, _load_map_arrays
+    from audiomuse.music_map import MAP_ARTIFACT, stored_map
     from audiomuse.store.artifacts import save_artifact
 
     _library(db, {"t1": {"rock": 0.9}, "t2": {"jazz": 0.8}})
     save_map(db, ["t1", "t2", "t9"], np.zeros((3, 2), np.float32), {"method": "test"})  # t9: not analysed
-    assert _load_map_arrays(db)[3] == ["rock", "jazz", "unknown"]  # read once, by the build
+    assert stored_map(db).value.top_moods == ["rock", "jazz", "unknown"]  # read once, by the build
     buf = io.BytesIO()  # a map stored before the moods were kept with it
     np.savez(buf, coords=np.ones((2, 2), np.float32), ids=np.array(json.dumps(["t1", "t2"])))
     with db.connection() as conn:

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import httpx
 
 from audiomuse.config import Settings
-from audiomuse.sonic import ServerInfo
+from audiomuse.subsonic_protocol import ServerInfo
 from audiomuse_api import create_app
 from audiomuse_api.app import AuthCache
 from tests.audiomuse_api.conftest import ServedApp

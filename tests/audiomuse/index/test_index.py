@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from audiomuse.index import SimilarityIndex
-from audiomuse.index.persist import INDEX_ARTIFACT, load_index, save_index
+from audiomuse.index.persist import INDEX_ARTIFACT, INDEX_CACHE, load_index, save_index
 from audiomuse.index.similar import similar_by_track, similar_by_vector
 from audiomuse.store.artifacts import load_artifact
 
@@ -84,8 +84,7 @@ def test_index_persisted_in_postgres_with_verified_file_cache(db, tmp_path):
     assert cached.exists()
     # a corrupted cache file is detected and replaced from the database
     cached.write_bytes(b"corrupt")
-    from audiomuse.index import persist
-    persist._loaded.clear()
+    INDEX_CACHE.clear()
     assert load_index(db, tmp_path).track_ids == ids
     with db.connection() as conn:
         blob, meta = load_artifact(conn, INDEX_ARTIFACT)

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from audiomuse.providers.base import ProviderError
-from audiomuse.providers.subsonic import SubsonicProvider, safe_filename
+from audiomuse.providers.subsonic import SubsonicProvider
 from tests.audiomuse.providers.fakes.base import sample_library
 from tests.audiomuse.providers.fakes.subsonic import SubsonicFake
 
@@ -103,14 +103,3 @@ def test_not_a_subsonic_server():
     with WebPage() as other:
         with pytest.raises(ProviderError, match="did not answer in Subsonic JSON"):
             SubsonicProvider(other.url, USER, PASSWORD, retries=1).newest_albums()
-
-
-@pytest.mark.parametrize("track_id,suffix,expected", [
-    ("al-3/../x", "FLAC", "al-3____x.flac"),
-    ("../../etc/passwd", None, "etc_passwd.audio"),
-    ("", "mp3", "track.mp3"),
-    ("0f3a", "og g/", "0f3a.ogg"),
-])
-def test_safe_filename(track_id, suffix, expected):
-    name = safe_filename(track_id, suffix)
-    assert name == expected and "/" not in name and not name.startswith(".")
