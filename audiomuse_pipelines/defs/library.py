@@ -85,7 +85,7 @@ def clustering_playlists(
 ) -> dg.MaterializeResult:
     import os
 
-    from audiomuse.clustering.search import ClusteringParams
+    from audiomuse.clustering.params import ClusteringParams
     from audiomuse.llm import LlmError
     from audiomuse.playlists import clustering as core
 

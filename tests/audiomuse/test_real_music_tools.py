@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 
 from audiomuse.chat import chat_playlist
-from audiomuse.clustering.search import ClusteringParams
+from audiomuse.clustering.params import ClusteringParams
 from audiomuse.playlists import clustering as core
 
 pytestmark = pytest.mark.slow
