@@ -1,8 +1,9 @@
-"""The search settings (``ClusteringParams``) and their reference defaults."""
+"""The search settings (``ClusteringParams``), their reference defaults, and the ``Settings`` fields
+(environment variables) that set them: each default is written here once, and config takes it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from audiomuse.clustering.scoring import LN_MOOD_DIVERSITY_STATS, LN_MOOD_PURITY_STATS, LogNormalStats, ScoreWeights
@@ -30,7 +31,7 @@ class ClusteringParams:
     min_playlist_size: int = 20
     top_playlists: int = 10
     sample_size: int = 1500  # songs per run: min(n, sample_size)
-    max_songs_per_artist: int = 0  # 0 = no cap (from_settings maps MAX_SONGS_PER_ARTIST)
+    max_songs_per_artist: int = 3  # per playlist; 0 = no cap
     batch_size: int = 100  # runs between elite updates / progress / cancellation checks
     # mutation
     mutation_k_delta: int = 3
@@ -70,27 +71,41 @@ class ClusteringParams:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ClusteringParams:
-        """From :class:`audiomuse.config.Settings` (or anything with the same attribute names)."""
-        kw: dict[str, Any] = dict(
-            runs=settings.clustering_runs,
-            algorithm=settings.cluster_algorithm,
-            k_min=settings.num_clusters_min,
-            k_max=settings.num_clusters_max,
-            use_embeddings=settings.enable_clustering_embeddings,
-            sampling_change=settings.sampling_percentage_change_per_run,
-            max_songs_per_cluster=settings.max_songs_per_cluster,
-            min_playlist_size=settings.min_songs_per_playlist,
-            top_playlists=settings.top_playlist_number,
-            max_songs_per_artist=getattr(settings, "max_songs_per_artist", 0),
-            weights=ScoreWeights(
-                diversity=settings.score_weight_diversity,
-                purity=settings.score_weight_purity,
-                silhouette=settings.score_weight_silhouette,
-                davies_bouldin=settings.score_weight_davies_bouldin,
-                calinski_harabasz=settings.score_weight_calinski_harabasz,
-                other_feature_diversity=settings.score_weight_other_feature_diversity,
-                other_feature_purity=settings.score_weight_other_feature_purity,
-            ),
-        )
-        kw.update(overrides)
+        """From :class:`audiomuse.config.Settings` (or anything with the same attribute names), mapped
+        by :data:`SETTINGS_TO_PARAMS`; an override that is ``None`` keeps the setting (so an optional
+        run config can be passed as it is)."""
+        kw: dict[str, Any] = {}
+        weights: dict[str, Any] = {}
+        for setting, param in SETTINGS_TO_PARAMS.items():
+            target, name = (weights, param.removeprefix(_WEIGHTS)) if param.startswith(_WEIGHTS) else (kw, param)
+            target[name] = getattr(settings, setting)
+        kw["weights"] = ScoreWeights(**weights)
+        kw.update({name: value for name, value in overrides.items() if value is not None})
         return cls(**kw)
+
+
+_WEIGHTS = "weights."
+# The settings that tune the search, each with the parameter it sets ("weights.x": ScoreWeights.x).
+# A setting's environment variable is its upper-case name (documented in README.md, user-facing);
+# its default is the parameter's: see setting_default.
+SETTINGS_TO_PARAMS: dict[str, str] = {
+    "cluster_algorithm": "algorithm",
+    "clustering_runs": "runs",
+    "num_clusters_min": "k_min",
+    "num_clusters_max": "k_max",
+    "enable_clustering_embeddings": "use_embeddings",
+    "max_songs_per_cluster": "max_songs_per_cluster",
+    "min_songs_per_playlist": "min_playlist_size",
+    "top_playlist_number": "top_playlists",
+    "sampling_percentage_change_per_run": "sampling_change",
+    "max_songs_per_artist": "max_songs_per_artist",
+    **{f"score_weight_{f.name}": _WEIGHTS + f.name for f in fields(ScoreWeights)},
+}
+
+
+def setting_default(setting: str) -> Any:
+    """The default of a clustering setting: that of the parameter it maps to, so it is written once."""
+    value: Any = ClusteringParams()
+    for part in SETTINGS_TO_PARAMS[setting].split("."):
+        value = getattr(value, part)
+    return value
