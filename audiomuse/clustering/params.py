@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from audiomuse.clustering.scoring import LN_MOOD_DIVERSITY_STATS, LN_MOOD_PURITY_STATS, LogNormalStats, ScoreWeights
+from audiomuse.playlists.artist_cap import MAX_SONGS_PER_ARTIST
 
 ALGORITHMS = ("kmeans", "gmm", "dbscan", "spectral")
 GMM_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -31,7 +32,7 @@ class ClusteringParams:
     min_playlist_size: int = 20
     top_playlists: int = 10
     sample_size: int = 1500  # songs per run: min(n, sample_size)
-    max_songs_per_artist: int = 3  # per playlist; 0 = no cap
+    max_songs_per_artist: int = MAX_SONGS_PER_ARTIST  # per playlist (audiomuse.playlists.artist_cap); 0 = no cap
     batch_size: int = 100  # runs between elite updates / progress / cancellation checks
     # mutation
     mutation_k_delta: int = 3

@@ -15,6 +15,7 @@ from audiomuse.clustering.data import ClusteringInput, PlaylistResult
 from audiomuse.clustering.naming import name_playlists
 from audiomuse.clustering.params import ClusteringParams
 from audiomuse.clustering.problem import Problem, nearest
+from audiomuse.playlists.artist_cap import ArtistCap
 
 DOMINANT_MOODS = 3  # labels kept in PlaylistResult.dominant_moods
 
@@ -64,14 +65,10 @@ def _split(X: np.ndarray, members: np.ndarray, max_size: int) -> list[np.ndarray
 
 
 def _cap_artists(members: np.ndarray, artists: Sequence[str | None], cap: int) -> np.ndarray:
-    count: dict[str, int] = {}
-    keep = []
-    for i in members:
-        a = (artists[i] or "").strip().lower()
-        if count.get(a, 0) < cap:
-            count[a] = count.get(a, 0) + 1
-            keep.append(i)
-    return np.array(keep, dtype=np.int64)
+    """The members the artist cap admits, in order; each row is its own song (the library holds no
+    duplicates), so only the per-artist limit can refuse one."""
+    policy = ArtistCap(cap)
+    return np.array([i for i in members if policy.admit(artists[i], (f"row:{i}",))], dtype=np.int64)
 
 
 def _playlist(inp: ClusteringInput, members: np.ndarray) -> PlaylistResult:

@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from audiomuse.playlists.alchemy import alchemy_view, song_alchemy
-from audiomuse_app.state import guard, library
+from audiomuse_app.state import guard, library, settings
 from audiomuse_app.widgets import (create_on_server, map_figure, picker_pair, results_table, song_multi_picker,
                                    stored_map)
 
@@ -20,7 +20,8 @@ def page():
     if not add:
         st.caption("Add at least one song.")
         return
-    result = song_alchemy(lib.index, lib.metadata, add, sub, n, subtract_distance=distance, temperature=temperature)
+    result = song_alchemy(lib.index, lib.metadata, add, sub, n, subtract_distance=distance, temperature=temperature,
+                          max_per_artist=settings().max_songs_per_artist)
     st.subheader(f"{len(result.results)} songs; {len(result.filtered_out)} filtered out by the subtract set")
     _plot(lib, result)
     ids = [t for t, _ in result.results]
