@@ -11,7 +11,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
@@ -22,6 +22,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from audiomuse.clustering.params import ALGORITHMS, SETTINGS_TO_PARAMS, setting_default
 
 ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion"]
 LlmProvider = Literal["none", "ollama", "openai", "gemini", "mistral"]
@@ -37,6 +39,13 @@ def config_file_path() -> Path:
         return Path(explicit)
     data_dir = os.environ.get("AUDIOMUSE_DATA_DIR")
     return (Path(data_dir) if data_dir else default_data_dir()) / "audiomuse.toml"
+
+
+def _clustering_setting(name: str, **constraints: Any) -> Any:
+    """A clustering field: its default is the ClusteringParams one it maps to (written there once);
+    the mapping is recorded in the JSON schema so tests can find every clustering field."""
+    return Field(default=setting_default(name), json_schema_extra={"clustering_param": SETTINGS_TO_PARAMS[name]},
+                 **constraints)
 
 
 class Settings(BaseSettings):
@@ -115,24 +124,25 @@ class Settings(BaseSettings):
         description="concurrent album runs; threads x workers = cores",
     )
 
-    # Clustering (reference defaults)
-    cluster_algorithm: Literal["kmeans", "gmm", "dbscan", "spectral"] = "kmeans"
-    clustering_runs: int = Field(default=5000, ge=1)
-    num_clusters_min: int = Field(default=40, ge=2)
-    num_clusters_max: int = Field(default=100, ge=2)
-    enable_clustering_embeddings: bool = True
-    max_songs_per_cluster: int = Field(default=0, ge=0)
-    min_songs_per_playlist: int = Field(default=20, ge=1)
-    top_playlist_number: int = Field(default=10, ge=1)
-    score_weight_diversity: float = 2.0
-    score_weight_purity: float = 1.0
-    score_weight_silhouette: float = 0.0
-    score_weight_davies_bouldin: float = 0.0
-    score_weight_calinski_harabasz: float = 0.0
-    score_weight_other_feature_diversity: float = 0.0
-    score_weight_other_feature_purity: float = 0.0
-    sampling_percentage_change_per_run: float = Field(default=0.2, ge=0, le=1)
-    max_songs_per_artist: int = Field(default=3, ge=1)
+    # Clustering: each default and the parameter each field sets are ClusteringParams'
+    # (audiomuse.clustering.params); the field names are the documented environment variables.
+    cluster_algorithm: Literal[ALGORITHMS] = _clustering_setting("cluster_algorithm")
+    clustering_runs: int = _clustering_setting("clustering_runs", ge=1)
+    num_clusters_min: int = _clustering_setting("num_clusters_min", ge=2)
+    num_clusters_max: int = _clustering_setting("num_clusters_max", ge=2)
+    enable_clustering_embeddings: bool = _clustering_setting("enable_clustering_embeddings")
+    max_songs_per_cluster: int = _clustering_setting("max_songs_per_cluster", ge=0)
+    min_songs_per_playlist: int = _clustering_setting("min_songs_per_playlist", ge=1)
+    top_playlist_number: int = _clustering_setting("top_playlist_number", ge=1)
+    score_weight_diversity: float = _clustering_setting("score_weight_diversity")
+    score_weight_purity: float = _clustering_setting("score_weight_purity")
+    score_weight_silhouette: float = _clustering_setting("score_weight_silhouette")
+    score_weight_davies_bouldin: float = _clustering_setting("score_weight_davies_bouldin")
+    score_weight_calinski_harabasz: float = _clustering_setting("score_weight_calinski_harabasz")
+    score_weight_other_feature_diversity: float = _clustering_setting("score_weight_other_feature_diversity")
+    score_weight_other_feature_purity: float = _clustering_setting("score_weight_other_feature_purity")
+    sampling_percentage_change_per_run: float = _clustering_setting("sampling_percentage_change_per_run", ge=0, le=1)
+    max_songs_per_artist: int = _clustering_setting("max_songs_per_artist", ge=1)
 
     # Collection sync (opt-in)
     sync_database_url: SecretStr | None = None

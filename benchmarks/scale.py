@@ -228,7 +228,7 @@ def step_map(args) -> dict:
 
 
 def step_clustering(args) -> dict:
-    from audiomuse.clustering.search import ClusteringParams
+    from audiomuse.clustering.params import ClusteringParams
     from audiomuse.config import get_settings
     from audiomuse.playlists import clustering as core
 

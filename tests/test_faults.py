@@ -185,7 +185,7 @@ class SilentServer:
 
 def test_llm_that_never_answers_gives_automatic_names_and_a_clear_chat_error(db, caplog):
     from audiomuse.chat import chat_playlist
-    from audiomuse.clustering.search import ClusteringParams
+    from audiomuse.clustering.params import ClusteringParams
     from audiomuse.config import Settings
     from audiomuse.llm import make_llm
     from audiomuse.playlists import clustering as core

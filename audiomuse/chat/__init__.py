@@ -25,6 +25,7 @@ from audiomuse.chat.prompt import (
 )
 from audiomuse.chat.validate import MAX_SQL_CHARS, UnsafeSql, validate_sql
 from audiomuse.llm import LlmClient, LlmError, make_llm
+from audiomuse.playlists.artist_cap import MAX_SONGS_PER_ARTIST, ArtistCap, row_identities
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ class ChatResult:
 
 
 def chat_playlist(db, settings_or_llm, request: str, *, max_attempts: int = 2,
-                  timeout_ms: int = STATEMENT_TIMEOUT_MS, index=None) -> ChatResult:
+                  timeout_ms: int = STATEMENT_TIMEOUT_MS, index=None,
+                  max_per_artist: int | None = None) -> ChatResult:
     """A playlist for ``request``.
 
     ``settings_or_llm``: a :class:`~audiomuse.config.Settings` (its ``ai_*`` fields choose the
@@ -74,7 +76,9 @@ def chat_playlist(db, settings_or_llm, request: str, *, max_attempts: int = 2,
     or a test fake), or ``None`` for offline mode. A rejected or failing query is sent back to the
     model once with the reason (``max_attempts``); a query that returns nothing gets the same chance.
     ``index``: the loaded similarity index for offline "like X" requests (loaded from the database
-    when not given).
+    when not given). The rows keep to the artist cap, except for the artists the request names
+    ("songs by X" is all of X): at most ``max_per_artist`` songs per artist (0 = no cap; ``None`` =
+    the settings' ``max_songs_per_artist`` when settings are given, else the default).
     """
     request = (request or "").strip()
     max_attempts = max(1, int(max_attempts))
@@ -88,6 +92,8 @@ def chat_playlist(db, settings_or_llm, request: str, *, max_attempts: int = 2,
         except LlmError as exc:
             return ChatResult(None, [], getattr(settings_or_llm, "ai_model_provider", "?"), error=str(exc))
     provider = OFFLINE if llm is None else str(getattr(llm, "provider", type(llm).__name__))
+    if max_per_artist is None:
+        max_per_artist = getattr(settings_or_llm, "max_songs_per_artist", MAX_SONGS_PER_ARTIST)
     if not request:
         return ChatResult(None, [], provider, error="the request is empty")
     if len(request) > MAX_REQUEST_CHARS:
@@ -97,11 +103,18 @@ def chat_playlist(db, settings_or_llm, request: str, *, max_attempts: int = 2,
     except ChatQueryError as exc:
         return ChatResult(None, [], provider, error=str(exc))
     if llm is None:
-        return _offline(db, request, artists, timeout_ms, index)
-    return _with_llm(db, llm, request, artists, provider, max_attempts, timeout_ms)
+        return _offline(db, request, artists, timeout_ms, index, max_per_artist)
+    return _with_llm(db, llm, request, artists, provider, max_attempts, timeout_ms, max_per_artist)
 
 
-def _offline(db, request: str, artists: list[str], timeout_ms: int, index=None) -> ChatResult:
+def _capped(rows: list[dict], max_per_artist: int, named_artists: list[str]) -> list[dict]:
+    """The rows the artist cap admits, in the query's order. The list may get shorter: the query's
+    own ranking decided what is relevant enough, so nothing weaker is padded in."""
+    cap = ArtistCap(max_per_artist, uncapped_artists=named_artists)
+    return [r for r in rows if cap.admit(r["artist"], row_identities(r["item_id"], r["artist"], r["title"]))]
+
+
+def _offline(db, request: str, artists: list[str], timeout_ms: int, index, max_per_artist: int) -> ChatResult:
     plan = parse_request(request, artists)
     if plan.like_artists:
         try:
@@ -121,7 +134,7 @@ def _offline(db, request: str, artists: list[str], timeout_ms: int, index=None) 
         rows = run_chat_query(db, safe, timeout_ms=timeout_ms)
     except (UnsafeSql, ChatQueryError) as exc:
         return ChatResult(None, [], OFFLINE, error=str(exc), attempts=1, note=plan.describe(), rejected_sql=sql)
-    return ChatResult(safe, rows, OFFLINE, attempts=1, note=plan.describe())
+    return ChatResult(safe, _capped(rows, max_per_artist, plan.artists), OFFLINE, attempts=1, note=plan.describe())
 
 
 def like_artist_scores(db, artists: list[str], *, index=None, n: int = LIKE_CANDIDATES) -> dict[str, float]:
@@ -151,7 +164,7 @@ def like_artist_scores(db, artists: list[str], *, index=None, n: int = LIKE_CAND
 
 
 def _with_llm(db, llm: LlmClient, request: str, artists: list[str], provider: str, max_attempts: int,
-              timeout_ms: int) -> ChatResult:
+              timeout_ms: int, max_per_artist: int) -> ChatResult:
     mentioned = parse_request(request, artists).artists
     system = build_system_prompt(mentioned)
     user = build_user_prompt(request)
@@ -164,7 +177,7 @@ def _with_llm(db, llm: LlmClient, request: str, artists: list[str], provider: st
         candidate = extract_sql(answer)
         try:
             safe = validate_sql(candidate)
-            rows = run_chat_query(db, safe, timeout_ms=timeout_ms)
+            rows = _capped(run_chat_query(db, safe, timeout_ms=timeout_ms), max_per_artist, mentioned)
         except UnsafeSql as exc:
             problem = f"unsafe SQL: {exc.reason}"
         except ChatQueryError as exc:

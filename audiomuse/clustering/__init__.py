@@ -1,9 +1,21 @@
 """Evolutionary clustering into mood playlists: pure core (numpy / scikit-learn, no database).
 
-``run_search(inp, params, seed, progress, should_stop, workers)`` is the entry point; scoring and
-naming live in their own modules.
+``run_search(inp, params, seed, progress, should_stop, workers)`` (:mod:`.search`) is the entry
+point. Its parts: the data in and out (:mod:`.data`), the settings (:mod:`.params`), the problem
+shipped to workers (:mod:`.problem`), stratified sampling (:mod:`.sampling`), the parameters of a
+run (:mod:`.run_params`), one run (:mod:`.run`), the playlists of the best run
+(:mod:`.postprocess`), its fitness (:mod:`.scoring`) and the playlist names (:mod:`.naming`).
 """
 
+from audiomuse.clustering.data import (
+    OTHER_FEATURE_LABELS,
+    ClusteringCancelled,
+    ClusteringInput,
+    PlaylistResult,
+    RunProgress,
+    SearchResult,
+    score_vectors,
+)
 from audiomuse.clustering.naming import (
     ai_naming_prompt,
     automatic_name,
@@ -11,6 +23,9 @@ from audiomuse.clustering.naming import (
     name_playlists,
     unique_names,
 )
+from audiomuse.clustering.params import ALGORITHMS, ClusteringParams
+from audiomuse.clustering.postprocess import select_diverse
+from audiomuse.clustering.run import kmeans
 from audiomuse.clustering.scoring import (
     LN_MOOD_DIVERSITY_STATS,
     LN_MOOD_PURITY_STATS,
@@ -22,20 +37,7 @@ from audiomuse.clustering.scoring import (
     normalise,
     score_labels,
 )
-from audiomuse.clustering.search import (
-    ALGORITHMS,
-    OTHER_FEATURE_LABELS,
-    ClusteringCancelled,
-    ClusteringInput,
-    ClusteringParams,
-    PlaylistResult,
-    RunProgress,
-    SearchResult,
-    kmeans,
-    run_search,
-    score_vectors,
-    select_diverse,
-)
+from audiomuse.clustering.search import run_search
 
 __all__ = [
     "ALGORITHMS", "LN_MOOD_DIVERSITY_STATS", "LN_MOOD_PURITY_STATS", "OTHER_FEATURE_LABELS",

@@ -3,7 +3,8 @@
 The add centroid is the mean direction of the added songs; candidates near it are drawn from
 the index, those within ``subtract_distance`` (cosine distance) of the subtract centroid are
 filtered out (and returned, so the user sees what was excluded), and the rest are ordered by
-distance, or sampled with a softmax when ``temperature`` > 0.
+distance, or sampled with a softmax when ``temperature`` > 0. Every candidate passes the artist cap
+(:mod:`audiomuse.playlists.artist_cap`), so the results do too.
 
 ``alchemy_view`` gives the 2-D picture: the stored music map where it has the songs, else a local
 projection in the spec's order (aligned add -> subtract, discriminant, UMAP, PCA).
@@ -18,6 +19,7 @@ import numpy as np
 from audiomuse.index.similar import similar_by_vector
 from audiomuse.index.voyager_index import SimilarityIndex
 from audiomuse.music_map import UMAP_MIN_TRACKS, pca_2d, umap_2d
+from audiomuse.playlists.artist_cap import MAX_SONGS_PER_ARTIST
 from audiomuse.playlists.vectors import unit, weighted_centroid
 
 
@@ -40,9 +42,11 @@ def song_alchemy(
     *,
     subtract_distance: float = 0.2,
     temperature: float = 1.0,
-    max_per_artist: int = 0,
+    max_per_artist: int = MAX_SONGS_PER_ARTIST,
     seed: int | None = None,
 ) -> AlchemyResult:
+    """Up to ``n`` songs near the add centroid and away from the subtract one; the candidates come
+    from :func:`similar_by_vector`, so the results keep to the artist cap (``max_per_artist``, 0 = none)."""
     if not add_ids:
         raise ValueError("add at least one song")
     missing = [t for t in [*add_ids, *subtract_ids] if t not in index]

@@ -19,7 +19,9 @@ from psycopg.types.json import Jsonb
 from audiomuse.analysis.features import OTHER_FEATURES
 from audiomuse.analysis.musicnn import MSD_TAGS
 from audiomuse.clustering.naming import AUTOMATIC_SUFFIX, ai_naming_prompt, clean_ai_name, unique_names
-from audiomuse.clustering.search import ClusteringInput, ClusteringParams, RunProgress, SearchResult, run_search
+from audiomuse.clustering.data import ClusteringInput, RunProgress, SearchResult
+from audiomuse.clustering.params import ClusteringParams
+from audiomuse.clustering.search import run_search
 from audiomuse.providers.base import MediaProvider
 from audiomuse.store import Database
 from audiomuse.store.analysis import RawBinaryLoader, decode_vectors

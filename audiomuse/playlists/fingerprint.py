@@ -14,6 +14,7 @@ import numpy as np
 from audiomuse.index.similar import similar_by_vector
 from audiomuse.index.voyager_index import SimilarityIndex
 from audiomuse.media import PlayedTrack
+from audiomuse.playlists.artist_cap import MAX_SONGS_PER_ARTIST
 from audiomuse.playlists.vectors import weighted_centroid
 
 HALF_LIFE_DAYS = 30.0
@@ -37,7 +38,7 @@ def sonic_fingerprint(
     n: int = 100,
     *,
     max_seeds: int = 20,
-    max_per_artist: int = 3,
+    max_per_artist: int = MAX_SONGS_PER_ARTIST,
     now: datetime | None = None,
 ) -> tuple[list[str], np.ndarray | None]:
     """(playlist of up to ``n`` track ids, fingerprint vector): seeds first, then their neighbours."""

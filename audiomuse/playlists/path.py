@@ -1,8 +1,9 @@
 """Song path: a fixed-length walk from one song to another that sounds coherent at every step.
 
 Backbone points are interpolated along the great circle between the two embeddings; each
-interior point takes the nearest track that is not already in the path, is not the same song
-again, and is not a near-copy of the last few picks.
+interior point takes the nearest track that the artist cap admits (not the same song again, at most
+``max_per_artist`` songs per artist; :mod:`audiomuse.playlists.artist_cap`) and that is not a
+near-copy of the last few picks. The start and end songs are always in and count for the cap.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audiomuse.index.voyager_index import SimilarityIndex
+from audiomuse.playlists.artist_cap import MAX_SONGS_PER_ARTIST, NO_CAP, ArtistCap
 from audiomuse.playlists.vectors import angle, slerp
 
 
@@ -52,6 +54,7 @@ def find_path(
     candidates: int = 25,
     lookback: int = 3,
     min_step_fraction: float = 0.1,
+    max_per_artist: int = MAX_SONGS_PER_ARTIST,
 ) -> SongPath:
     """``length`` songs from ``start_id`` to ``end_id`` (both included); shorter if the library runs out."""
     for tid in (start_id, end_id):
@@ -64,40 +67,36 @@ def find_path(
     min_gap = min_step_fraction * step
     backbone = slerp(a, b, length)
     path = [start_id]
-    used_songs = {_identity(metadata, start_id), _identity(metadata, end_id)}
+    cap = ArtistCap(max_per_artist)
+    cap.take_track(metadata, start_id)
+    cap.take_track(metadata, end_id)
     for point in backbone[1:-1]:
-        pick = _best_unique(index, metadata, point, path, used_songs, candidates, lookback, min_gap)
+        pick = _best_admitted(index, metadata, point, path, cap, candidates, lookback, min_gap)
         if pick is not None:
             path.append(pick)
-            used_songs.add(_identity(metadata, pick))
     path.append(end_id)
     reason = None
     if len(path) < length:
-        distinct = len({_identity(metadata, t) for t in index.track_ids})
+        songs = ArtistCap(NO_CAP)
+        distinct = sum(songs.admit_track(metadata, t) for t in index.track_ids)
+        per_artist = f", more than {max_per_artist} songs by one artist" if max_per_artist else ""
         reason = (f"the library has {distinct} distinct songs, {len(path)} of which could be placed without "
-                  f"repeating a song or a near-copy of the previous {lookback} (asked for {length})")
+                  f"repeating a song{per_artist} or a near-copy of the previous {lookback} (asked for {length})")
     return SongPath(path, angle(a, b), step, length, reason)
 
 
-def _best_unique(index, metadata, point, path, used_songs, candidates, lookback, min_gap):
+def _best_admitted(index, metadata, point, path, cap, candidates, lookback, min_gap):
+    """The nearest track to ``point`` that is no near-copy of the last picks and that ``cap`` admits."""
     recent = [index.vector(t) for t in path[-lookback:]]
     k = candidates
     while True:
         for tid, _ in index.query(point, k):
-            if tid in path or _identity(metadata, tid) in used_songs:
+            if tid in path:
                 continue
             vec = index.vector(tid)
-            if any(angle(vec, r) < min_gap for r in recent):
+            if any(angle(vec, r) < min_gap for r in recent) or not cap.admit_track(metadata, tid):
                 continue
             return tid
         if k >= len(index):
             return None
         k = min(len(index), k * 4)
-
-
-def _identity(metadata: dict[str, dict], track_id: str) -> str:
-    info = metadata.get(track_id)
-    if info is None:
-        return track_id
-    key = info.get("song_key")
-    return key if key and key != "|" else info.get("canonical", track_id)

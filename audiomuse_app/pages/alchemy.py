@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from audiomuse.playlists.alchemy import alchemy_view, song_alchemy
-from audiomuse_app.state import guard, indexed_tracks
+from audiomuse_app.state import guard, indexed_tracks, settings
 from audiomuse_app.widgets import (create_on_server, map_figure, picker_pair, results_table, song_multi_picker,
                                    stored_map)
 
@@ -21,7 +21,7 @@ def page():
         st.caption("Add at least one song.")
         return
     result = song_alchemy(tracks.index, tracks.metadata, add, sub, n, subtract_distance=distance,
-                          temperature=temperature)
+                          temperature=temperature, max_per_artist=settings().max_songs_per_artist)
     st.subheader(f"{len(result.results)} songs; {len(result.filtered_out)} filtered out by the subtract set")
     _plot(tracks, result)
     ids = [t for t, _ in result.results]

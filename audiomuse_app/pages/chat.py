@@ -28,7 +28,7 @@ def page():
         overrides["ai_api_key"] = key
     run_settings = cfg.model_copy(update=overrides) if provider != "none" else None
     with st.spinner("Thinking…"):
-        result = chat_playlist(database(), run_settings, request)
+        result = chat_playlist(database(), run_settings, request, max_per_artist=cfg.max_songs_per_artist)
     if result.note:
         st.caption(result.note)
     if result.sql:

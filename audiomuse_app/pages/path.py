@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from audiomuse.playlists.path import find_path
-from audiomuse_app.state import guard, indexed_tracks
+from audiomuse_app.state import guard, indexed_tracks, settings
 from audiomuse_app.widgets import create_on_server, map_figure, picker_pair, results_table, song_picker, stored_map
 
 
@@ -18,7 +18,8 @@ def page():
     if start == end:
         st.warning("Pick two different songs.")
         return
-    path = find_path(tracks.index, tracks.metadata, start, end, length)
+    path = find_path(tracks.index, tracks.metadata, start, end, length,
+                     max_per_artist=settings().max_songs_per_artist)
     if not path.complete:
         st.info(f"{len(path.track_ids)} songs instead of {length}: {path.reason}.")
     st.caption(f"Direct angle {path.direct_angle:.3f} rad; typical neighbour step {path.local_step:.3f} rad.")

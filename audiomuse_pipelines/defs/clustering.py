@@ -12,12 +12,13 @@ from audiomuse_pipelines.defs.sync import collection_sync
 
 
 class ClusteringConfig(dg.Config):
-    """Run config for the clustering search; unset values come from the settings (spec defaults)."""
+    """Run config for the clustering search: each field is the ClusteringParams field of that name;
+    unset keeps the setting (audiomuse.clustering.params.SETTINGS_TO_PARAMS), whose default is the spec's."""
 
     runs: int | None = None
     algorithm: str | None = None
-    num_clusters_min: int | None = None
-    num_clusters_max: int | None = None
+    k_min: int | None = None
+    k_max: int | None = None
     use_embeddings: bool | None = None
     min_playlist_size: int | None = None
     top_playlists: int | None = None
@@ -38,18 +39,12 @@ class ClusteringConfig(dg.Config):
 def clustering_playlists(
     context: dg.AssetExecutionContext, config: ClusteringConfig, database: DatabaseResource, llm: LLMResource
 ) -> dg.MaterializeResult:
-    from audiomuse.clustering.search import ClusteringParams
+    from audiomuse.clustering.params import ClusteringParams
     from audiomuse.llm import LlmError
     from audiomuse.playlists import clustering as core
 
     db = database.database()
-    overrides = {k: v for k, v in {
-        "runs": config.runs, "algorithm": config.algorithm, "k_min": config.num_clusters_min,
-        "k_max": config.num_clusters_max, "use_embeddings": config.use_embeddings,
-        "min_playlist_size": config.min_playlist_size, "top_playlists": config.top_playlists,
-        "max_songs_per_cluster": config.max_songs_per_cluster,
-    }.items() if v is not None}
-    params = ClusteringParams.from_settings(get_settings(), **overrides)
+    params = ClusteringParams.from_settings(get_settings(), **config.model_dump(exclude={"seed", "workers"}))
     tracks = core.load_clustering_tracks(db)
     core.store_score_vectors(db, tracks)
     run_id = context.run.run_id

@@ -5,8 +5,9 @@ from collections import Counter
 import pytest
 
 from audiomuse.chat import chat_playlist
-from audiomuse.clustering.search import ClusteringParams
+from audiomuse.clustering.params import ClusteringParams
 from audiomuse.playlists import clustering as core
+from audiomuse.playlists.artist_cap import NO_CAP
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow
 ])
 def test_offline_chat_returns_mostly_the_matching_style(analysed_library, request_text, style):
     db, styles = analysed_library
-    result = chat_playlist(db, None, request_text)
+    result = chat_playlist(db, None, request_text, max_per_artist=NO_CAP)  # the ranking, not the cap
     assert result.error is None and result.rows, result
     got = Counter(styles[r["item_id"]] for r in result.rows)
     top10 = Counter(styles[r["item_id"]] for r in result.rows[:10])

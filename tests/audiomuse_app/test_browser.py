@@ -64,7 +64,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> Non
 @pytest.fixture
 def explorer(seeded_app_db, monkeypatch, tmp_path):
     """`streamlit run` on the seeded database (plus stored clustering playlists); yields its base URL."""
-    from audiomuse.clustering.search import ClusteringParams
+    from audiomuse.clustering.params import ClusteringParams
     from audiomuse.playlists import clustering as core
 
     lib = core.load_clustering_tracks(seeded_app_db)

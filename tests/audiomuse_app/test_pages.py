@@ -99,7 +99,7 @@ def test_chat_page_offline_finds_the_style(seeded_app_db):
 
 
 def test_playlists_page_lists_stored_playlists(seeded_app_db):
-    from audiomuse.clustering.search import ClusteringParams
+    from audiomuse.clustering.params import ClusteringParams
     from audiomuse.playlists import clustering as core
 
     lib = core.load_clustering_tracks(seeded_app_db)

@@ -194,7 +194,7 @@ def test_wrong_credentials_in_analysis_fail_the_album_without_retries(resources,
 
 # -- a clustering run terminated ---------------------------------------------------------------------
 
-SMALL = {"runs": 40, "num_clusters_min": 2, "num_clusters_max": 5, "min_playlist_size": 5, "top_playlists": 4,
+SMALL = {"runs": 40, "k_min": 2, "k_max": 5, "min_playlist_size": 5, "top_playlists": 4,
          "workers": 1}
 
 

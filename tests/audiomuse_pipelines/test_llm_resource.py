@@ -13,7 +13,7 @@ from tests.seed import seed_library
 
 AI_NAME = "Velvet Thunder Road Trip"
 SMALL_RUN = {"ops": {"clustering_playlists": {"config": {
-    "runs": 40, "num_clusters_min": 2, "num_clusters_max": 5, "min_playlist_size": 5, "top_playlists": 4,
+    "runs": 40, "k_min": 2, "k_max": 5, "min_playlist_size": 5, "top_playlists": 4,
     "workers": 1,
 }}}}
 

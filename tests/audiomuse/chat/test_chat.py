@@ -2,6 +2,7 @@
 
 from audiomuse.chat import ChatResult, chat_playlist
 from audiomuse.config import Settings
+from audiomuse.playlists.artist_cap import NO_CAP
 from tests.audiomuse.chat.fakes import FakeLlm, FakeProviderServer, seed_moods, table_checksums
 
 METAL_SQL = ("SELECT item_id, title, artist FROM chat_tracks "
@@ -11,7 +12,7 @@ METAL_SQL = ("SELECT item_id, title, artist FROM chat_tracks "
 def test_chatty_fenced_answer_becomes_a_playlist(db):
     seeded = seed_moods(db)
     llm = FakeLlm([f"Sure! Here's a heavy one:\n\n```sql\n{METAL_SQL};\n```\n\nEnjoy the headbanging."])
-    result = chat_playlist(db, llm, "fast metal please")
+    result = chat_playlist(db, llm, "fast metal please", max_per_artist=NO_CAP)
     assert isinstance(result, ChatResult) and result.ok and result.provider == "fake"
     # metal 0.85 (tempo desc), then 0.83, 0.81, 0.79
     assert result.item_ids[:6] == ["fast_metal00", "slow_metal01", "slow_metal00", "fast_metal01", "fast_metal02",
@@ -35,7 +36,7 @@ def test_rejected_answer_is_retried_with_the_reason(db):
     seeded = seed_moods(db)
     before = table_checksums(db)
     llm = FakeLlm(["SELECT item_id, title, artist FROM tracks; DELETE FROM tracks", METAL_SQL])
-    result = chat_playlist(db, llm, "metal")
+    result = chat_playlist(db, llm, "metal", max_per_artist=NO_CAP)
     assert result.ok and result.attempts == 2 and set(result.item_ids[:6]) == set(seeded.metal)
     retry = llm.calls[1][1]
     assert "DELETE FROM tracks" in retry and "only one statement is allowed" in retry
@@ -56,7 +57,7 @@ def test_failing_query_is_retried_and_empty_result_gets_one_more_chance(db):
     llm = FakeLlm(["SELECT item_id FROM chat_tracks WHERE tempo > 'fast'",
                    "SELECT item_id, title, artist FROM chat_tracks WHERE tempo > 500",
                    METAL_SQL])
-    result = chat_playlist(db, llm, "metal", max_attempts=3)
+    result = chat_playlist(db, llm, "metal", max_attempts=3, max_per_artist=NO_CAP)
     assert result.ok and result.attempts == 3 and set(result.item_ids[:6]) == set(seeded.metal)
     assert "the query failed" in llm.calls[1][1] and "matched no tracks" in llm.calls[2][1]
 
@@ -67,7 +68,7 @@ def test_provider_server_end_to_end_and_llm_errors(db):
     with FakeProviderServer("openai", answer) as server:
         settings = Settings(ai_model_provider="openai", ai_model_url=server.url, ai_model_name="test-model",
                             ai_api_key="sk-secret-value", ai_timeout=5)
-        result = chat_playlist(db, settings, "metal")
+        result = chat_playlist(db, settings, "metal", max_per_artist=NO_CAP)
     assert result.ok and result.provider == "openai" and set(result.item_ids[:6]) == set(seeded.metal)
 
     with FakeProviderServer("ollama", status=500, error_message="model not loaded") as server:

@@ -8,6 +8,7 @@ from audiomuse.chat.offline import ENERGY_WORDS, TEMPO_WORDS, VOCABULARY, build_
 from audiomuse.chat.prompt import FEATURE_NAMES, MOOD_LABELS
 from audiomuse.chat.validate import validate_sql
 from audiomuse.config import Settings
+from audiomuse.playlists.artist_cap import NO_CAP
 from tests.audiomuse.chat.fakes import seed_moods
 
 
@@ -62,7 +63,7 @@ def test_offline_sql_passes_validation(request_text):
 
 def test_calm_ambient_returns_the_ambient_tracks(db):
     seeded = seed_moods(db)
-    result = chat_playlist(db, None, "calm ambient music")
+    result = chat_playlist(db, None, "calm ambient music", max_per_artist=NO_CAP)
     assert result.ok and result.provider == "none"
     assert result.item_ids == seeded.ambient  # all six, best first, nothing else
     assert seeded.duplicate not in result.item_ids
@@ -71,7 +72,7 @@ def test_calm_ambient_returns_the_ambient_tracks(db):
 
 def test_fast_metal_returns_the_metal_tracks_fast_ones_first(db):
     seeded = seed_moods(db)
-    result = chat_playlist(db, Settings(ai_model_provider="none"), "fast metal")
+    result = chat_playlist(db, Settings(ai_model_provider="none"), "fast metal", max_per_artist=NO_CAP)
     assert result.ok
     assert set(result.item_ids) == set(seeded.metal)
     assert set(result.item_ids[:4]) == set(seeded.fast_metal)
@@ -80,9 +81,9 @@ def test_fast_metal_returns_the_metal_tracks_fast_ones_first(db):
 def test_artist_and_mood_requests(db):
     seeded = seed_moods(db)
     assert chat_playlist(db, None, "songs by sunny girls").item_ids == seeded.pop
-    assert chat_playlist(db, None, "happy dance pop").item_ids == seeded.pop
+    assert chat_playlist(db, None, "happy dance pop", max_per_artist=NO_CAP).item_ids == seeded.pop
     assert chat_playlist(db, None, "slow Iron Wolves").item_ids == seeded.slow_metal  # not their fast songs
-    not_metal = chat_playlist(db, None, "anything but metal, no ambient")
+    not_metal = chat_playlist(db, None, "anything but metal, no ambient", max_per_artist=NO_CAP)
     assert not_metal.item_ids == seeded.pop
 
 

@@ -16,11 +16,13 @@ from audiomuse.clustering import (
     run_search,
     select_diverse,
 )
-from audiomuse.clustering.search import _StratifiedSampler, _water_fill
+from audiomuse.clustering.sampling import StratifiedSampler, water_fill
 
 from .conftest import MOOD_LABELS, make_library
 
-SMALL = dict(k_min=6, k_max=16, sample_size=400, min_playlist_size=10, top_playlists=8, batch_size=20)
+# No per-artist cap unless a test asks for one: the default (3) would drop songs of the 50-artist fixture.
+SMALL = dict(k_min=6, k_max=16, sample_size=400, min_playlist_size=10, top_playlists=8, batch_size=20,
+             max_songs_per_artist=0)
 
 
 def params(**kw) -> ClusteringParams:
@@ -195,8 +197,8 @@ def test_select_diverse_prefers_new_dominant_moods():
 
 def test_stratified_sampling_quotas_and_perturbation():
     codes = np.repeat([0, 1, 2], [500, 20, 80])
-    assert list(_water_fill(np.array([500, 20, 80]), 120)) == [50, 20, 50]
-    s = _StratifiedSampler(codes, 120, 0.2)
+    assert list(water_fill(np.array([500, 20, 80]), 120)) == [50, 20, 50]
+    s = StratifiedSampler(codes, 120, 0.2)
     rng = np.random.default_rng(0)
     first = s.next(None, rng)
     assert list(np.bincount(codes[first], minlength=3)) == [50, 20, 50]  # the rare style entirely in
@@ -208,7 +210,7 @@ def test_stratified_sampling_quotas_and_perturbation():
         assert len(np.intersect1d(prev, nxt)) == 100  # 10 of 50 swapped in strata 0 and 2
         prev = nxt
     assert len(np.setdiff1d(prev, first)) > 20  # the sample really wanders
-    assert np.array_equal(_StratifiedSampler(codes, 1000, 0.2).next(None, rng), np.arange(600))
+    assert np.array_equal(StratifiedSampler(codes, 1000, 0.2).next(None, rng), np.arange(600))
 
 
 def test_kmeans_recovers_separated_blobs():
@@ -276,23 +278,23 @@ def test_mood_labels_fixture_is_consistent(library):
 
 
 def test_failed_runs_are_skipped_and_reported(library, monkeypatch):
-    from audiomuse.clustering import search
+    from audiomuse.clustering import run
 
     inp, _ = library
-    real = search._cluster
+    real = run.cluster
 
     def flaky(problem, Xs, x2s, run_params, rng):
         if run_params["n_clusters"] % 2 == 0:
             raise ValueError("singular covariance")
         return real(problem, Xs, x2s, run_params, rng)
 
-    monkeypatch.setattr(search, "_cluster", flaky)
+    monkeypatch.setattr(run, "cluster", flaky)
     res = run_search(inp, params(runs=10), seed=1)  # about half the runs fail: the others still count
     assert res.best_params["n_clusters"] % 2 == 1 and res.playlists
 
     def broken(*args):
         raise ValueError("singular covariance")
 
-    monkeypatch.setattr(search, "_cluster", broken)
+    monkeypatch.setattr(run, "cluster", broken)
     with pytest.raises(RuntimeError, match="singular covariance"):
         run_search(inp, params(runs=10), seed=1)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from audiomuse.clustering.search import ClusteringCancelled, ClusteringParams
+from audiomuse.clustering.data import ClusteringCancelled
+from audiomuse.clustering.params import ClusteringParams
 from audiomuse.config import Settings
 from audiomuse.llm import make_llm
 from audiomuse.playlists import clustering as core
