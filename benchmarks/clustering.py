@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from audiomuse.clustering import ClusteringInput, ClusteringParams, run_search  # noqa: E402
+from audiomuse.clustering.data import ClusteringInput  # noqa: E402
+from audiomuse.clustering.params import ClusteringParams  # noqa: E402
+from audiomuse.clustering.search import run_search  # noqa: E402
 from benchmarks._synthetic import synthetic_embeddings  # noqa: E402
 
 MOODS = [f"tag{i:02d}" for i in range(50)]

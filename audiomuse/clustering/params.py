@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from audiomuse.clustering.scoring import LN_MOOD_DIVERSITY_STATS, LN_MOOD_PURITY_STATS, LogNormalStats, ScoreWeights
+from audiomuse.clustering.fitness import LN_MOOD_DIVERSITY_STATS, LN_MOOD_PURITY_STATS, LogNormalStats, ScoreWeights
 from audiomuse.playlists.artist_cap import MAX_SONGS_PER_ARTIST
 
 ALGORITHMS = ("kmeans", "gmm", "dbscan", "spectral")

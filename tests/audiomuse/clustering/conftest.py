@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiomuse.clustering import ClusteringInput
+from audiomuse.clustering.data import ClusteringInput
 
 MOOD_LABELS = [f"mood{i:02d}" for i in range(20)]
 OTHER_LABELS = ["danceable", "aggressive", "happy", "party", "relaxed", "sad"]

@@ -3,10 +3,8 @@ import math
 import numpy as np
 import pytest
 
+from audiomuse.clustering.fitness import LN_MOOD_DIVERSITY_STATS, LN_MOOD_PURITY_STATS, ScoreWeights
 from audiomuse.clustering.scoring import (
-    LN_MOOD_DIVERSITY_STATS,
-    LN_MOOD_PURITY_STATS,
-    ScoreWeights,
     mood_diversity_raw,
     mood_diversity_raw_array,
     mood_purity_raw,

@@ -6,16 +6,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from audiomuse.clustering import (
-    ClusteringCancelled,
-    ClusteringInput,
-    ClusteringParams,
-    PlaylistResult,
-    ScoreWeights,
-    kmeans,
-    run_search,
-    select_diverse,
-)
+from audiomuse.clustering.data import ClusteringCancelled, ClusteringInput, PlaylistResult
+from audiomuse.clustering.fitness import ScoreWeights
+from audiomuse.clustering.params import ClusteringParams
+from audiomuse.clustering.postprocess import select_diverse
+from audiomuse.clustering.run import kmeans
+from audiomuse.clustering.search import run_search
 from audiomuse.clustering.sampling import StratifiedSampler, water_fill
 
 from .conftest import MOOD_LABELS, make_library
