@@ -85,6 +85,10 @@ class Settings(BaseSettings):
         default=4534, validation_alias="AUDIOMUSE_SONIC_PORT",
         description="Port of the Subsonic front (sonicSimilarity extension) started by `make run`.",
     )
+    sonic_radio: bool = Field(
+        default=True, validation_alias="SONIC_RADIO",
+        description="The Subsonic front answers getSimilarSongs/getSimilarSongs2 from the sound (false: the server's own).",
+    )
     sonic_songs: Literal["upstream", "catalog"] = Field(
         default="upstream", validation_alias="AUDIOMUSE_SONIC_SONGS",
         description="Song objects in sonic answers: the server's own (getSong) or built from the catalog.",

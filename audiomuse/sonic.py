@@ -41,7 +41,9 @@ from audiomuse.index.similar import similar_by_track
 from audiomuse.index.voyager_index import SimilarityIndex
 from audiomuse.playlists.path import find_path
 from audiomuse.playlists.vectors import cosine_distance
+from audiomuse.radio import RadioSessions, Seed, SeedKind, group_seed, radio, song_seed
 from audiomuse.store import Database, connect
+from audiomuse.store import catalog as catalog_store
 from audiomuse.store.analysis import track_metadata
 from audiomuse.subsonic_protocol import GENERIC, NOT_FOUND, SubsonicError
 
@@ -124,6 +126,7 @@ class SonicLibrary:
         self._load_lock = threading.Lock()
         self._loaded: Loaded | None = None
         self._checked_at = float("-inf")
+        self.radio_sessions = RadioSessions()
 
     def __repr__(self) -> str:
         return f"SonicLibrary({self.db!r})"
@@ -199,6 +202,30 @@ class SonicLibrary:
         for tid in song_path.track_ids:
             out.append((tid, 1.0 if tid == start else similarity(cosine_distance(origin, loaded.index.vector(tid)))))
         return out
+
+    def radio_seed(self, seed_id: str) -> Seed | None:
+        """The radio seed a Subsonic id names: an analysed song, or an album or artist with analysed
+        songs; None when AudioMuse cannot answer for it (the server should)."""
+        loaded = self.current()
+        if seed_id in loaded.index:
+            return song_seed(seed_id)
+
+        def group(conn) -> tuple[SeedKind, list[str]] | None:
+            for kind, tracks_of in (("album", catalog_store.tracks_of_album),
+                                    ("artist", catalog_store.tracks_of_server_artist)):
+                analysed = [t for t in tracks_of(conn, seed_id) if t in loaded.index]
+                if analysed:
+                    return kind, analysed
+            return None
+
+        found = self._run(group)
+        return group_seed(found[0], seed_id, found[1], loaded.metadata) if found else None
+
+    def radio(self, seed: Seed, count: int, listener: str) -> list[str]:
+        """The next ``count`` songs of ``listener``'s radio from ``seed`` (see :mod:`audiomuse.radio`)."""
+        loaded = self.current()
+        return radio(loaded.index, loaded.metadata, seed, count, listener=listener, sessions=self.radio_sessions,
+                     max_per_artist=self.max_per_artist)
 
     def catalog_songs(self, ids: Iterable[str]) -> dict[str, dict]:
         """Child objects built from the catalog for ``ids`` (one query)."""

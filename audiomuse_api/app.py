@@ -61,6 +61,9 @@ SONG_FETCHES = 12  # concurrent getSong calls per sonic answer
 METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
 SONG_SOURCES = ("upstream", "catalog")
 NO_UPSTREAM = "no Subsonic server configured: set MEDIA_SERVER_TYPE=subsonic and MEDIA_SERVER_URL"
+# Answered from the sound (SONIC_RADIO): the method (lower case) -> the answer's element.
+RADIO_ANSWERS = {"getsimilarsongs": "similarSongs", "getsimilarsongs2": "similarSongs2"}
+RADIO_DEFAULT, RADIO_MAX = 50, 500  # Navidrome's default and cap
 
 
 class AuthCache:
@@ -245,6 +248,8 @@ async def rest(request: Request) -> Response:
         return _answer(error_body(ServerInfo(), GENERIC, NO_UPSTREAM), await _params(request))
     if sonic.is_sonic_method(method):
         return await sonic_answer(request, method)
+    if method.lower() in RADIO_ANSWERS and request.app.state.settings.sonic_radio:
+        return await radio_answer(request, method)
     if method.lower() == sonic.EXTENSIONS_METHOD.lower():
         return await extensions(request)
     return await forward(request)
@@ -274,6 +279,54 @@ async def sonic_answer(request: Request, method: str) -> Response:
         log.exception("%s failed", method)
         body = error_body(info, GENERIC, f"{method} failed inside AudioMuse (see its log)")
     return _answer(body, params)
+
+
+async def radio_answer(request: Request, method: str) -> Response:
+    """``getSimilarSongs`` / ``getSimilarSongs2`` from the sound, for credentials the upstream
+    accepts; an id AudioMuse cannot answer for (not analysed, no index yet, its database down)
+    goes to the upstream, whose answer the client gets unchanged."""
+    state = request.app.state
+    params = await _params(request)
+    authorization = request.headers.get("authorization")
+    try:
+        info = await _authorise(state, params, authorization)
+    except _Refused as refused:
+        return _answer(error_body(refused.info, refused.code, refused.message), params)
+    except SubsonicError:
+        return await forward(request)  # the upstream's own answer (or its being down) reaches the client
+    try:
+        seed_id = required(params, "id")
+        count = parse_count(params.get("count"), RADIO_DEFAULT, 0, RADIO_MAX)
+    except SubsonicError as exc:
+        return _answer(error_body(info, exc.code, exc.message), params)
+    songs = await _radio_songs(state, seed_id, count, _listener(params, authorization), params, authorization)
+    if songs is None:
+        return await forward(request)
+    key = RADIO_ANSWERS[method.lower()]
+    return _answer(ok_body(info, {key: {"song": songs} if songs else {}}), params)
+
+
+async def _radio_songs(state: State, seed_id: str, count: int, listener: str, params: dict[str, str],
+                       authorization: str | None) -> list[dict] | None:
+    """The radio's Child objects in order, or None when the upstream should answer instead."""
+    try:
+        library = await _library(state)
+        seed = await run_in_threadpool(library.radio_seed, seed_id)
+        if seed is None:
+            return None
+        ids = await run_in_threadpool(library.radio, seed, count, listener) if count else []
+        found = await _song_objects(state, library, ids, params, authorization)
+    except (SubsonicError, ConnectionError):  # no index yet, the database is down
+        return None
+    except Exception:  # noqa: BLE001 - the upstream still has an answer
+        log.exception("radio for %s failed; forwarded", seed_id)
+        return None
+    return [found[t] for t in ids if t in found]
+
+
+def _listener(params: dict[str, str], authorization: str | None) -> str:
+    """Whose listening session a radio call belongs to: the user name, else a hash of the credentials."""
+    return params.get("u") or AuthCache.key(params, authorization)
 
 
 async def extensions(request: Request) -> Response:
