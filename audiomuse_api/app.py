@@ -6,6 +6,13 @@ the spec they follow), ``getOpenSubsonicExtensions`` gets ``sonicSimilarity`` ad
 other ``/rest/*`` request goes to the upstream server unchanged, its answer streamed back as it
 arrives (audio is never buffered).
 
+Every answer, forwarded or the front's own, carries the OpenSubsonic envelope (``openSubsonic:
+true``, ``type``, ``serverVersion``: the upstream's where it names them, AudioMuse's where it does
+not), so a client that checks the flag goes on to ask for the extensions. A forwarded Subsonic
+answer (by its content type and its body) is read whole, decoded and given the missing fields;
+audio, covers, downloads, anything else and an answer that does not parse (or is bigger than
+``MAX_ANSWER``) are relayed byte for byte.
+
 Authentication stays the upstream's: forwarded calls carry the client's credentials, and the sonic
 endpoints answer only after the upstream accepted the same credentials with a ``ping`` (a success
 is remembered for ``auth_ttl`` seconds, keyed by a hash of the credentials; they are never logged:
@@ -26,6 +33,7 @@ and ``library`` (opened on first use under ``library_lock``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -47,8 +55,9 @@ from audiomuse import sonic
 from audiomuse.config import Settings, get_settings
 from audiomuse.sonic import SonicLibrary
 from audiomuse.subsonic_protocol import (
-    AUTH_ERRORS, CLIENT_PARAMS, CREDENTIAL_PARAMS, GENERIC, NOT_FOUND, ServerInfo, SubsonicError, error_body,
-    error_of, method_name, ok_body, parse_count, parse_response, render, required,
+    ANSWER_MEDIA_TYPES, AUTH_ERRORS, CLIENT_PARAMS, CREDENTIAL_PARAMS, GENERIC, NOT_FOUND, ServerInfo, SubsonicError,
+    add_envelope, error_body, error_of, method_name, ok_body, parse_count, parse_response, render, required,
+    with_envelope,
 )
 
 log = logging.getLogger("audiomuse.api")
@@ -57,6 +66,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "trailers", "transfer-encoding", "upgrade", "host", "content-length"}
 HOP_BY_HOP_RESPONSE = {h.encode() for h in HOP_BY_HOP - {"content-length"}}
 SMALL_BODY = 64 * 1024  # upstream answers up to this size are relayed in one piece
+MAX_ANSWER = 64 * 1024 * 1024  # Subsonic answers up to this size (sent and decoded) get the envelope fields
 SONG_FETCHES = 12  # concurrent getSong calls per sonic answer
 METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
 SONG_SOURCES = ("upstream", "catalog")
@@ -112,8 +122,8 @@ class _UpstreamStream(StreamingResponse):
     Starlette cancels a disconnected response without closing its body iterator, so a ``finally``
     in a generator would wait for garbage collection while the upstream connection stays open."""
 
-    def __init__(self, upstream: httpx.Response, status_code: int):
-        super().__init__(upstream.aiter_raw(), status_code=status_code)
+    def __init__(self, upstream: httpx.Response, status_code: int, content=None):
+        super().__init__(upstream.aiter_raw() if content is None else content, status_code=status_code)
         self.upstream = upstream
 
     async def __call__(self, scope, receive, send) -> None:
@@ -142,7 +152,7 @@ def _credentials(params: dict[str, str]) -> dict[str, str]:
 
 
 def _answer(body: dict, params: dict[str, str], status_code: int = 200) -> Response:
-    content, media_type = render(body, params.get("f"), params.get("callback"))
+    content, media_type = render(with_envelope(body), params.get("f"), params.get("callback"))
     return Response(content, status_code=status_code, media_type=media_type)
 
 
@@ -359,15 +369,18 @@ async def forward(request: Request) -> Response:
     upstream_request = state.client.build_request(request.method, url, headers=headers, content=body or None)
     try:
         upstream = await state.client.send(upstream_request, stream=True)
+        return await _relay(upstream)  # bodies read whole are read here: their failures answered too
     except httpx.HTTPError as exc:
         return _answer(error_body(ServerInfo(), GENERIC, _unreachable(exc)), await _params(request), 502)
-    return await _relay(upstream)
 
 
 async def _relay(upstream: httpx.Response) -> Response:
-    """The upstream's answer for the client: API answers in one piece, audio, covers and bodies of
-    unknown length chunk by chunk as they arrive."""
+    """The upstream's answer for the client: Subsonic answers with the OpenSubsonic envelope (see
+    _relay_answer), other small bodies in one piece, audio, covers and bodies of unknown length
+    chunk by chunk as they arrive."""
     length = upstream.headers.get("content-length", "")
+    if _is_answer_type(upstream) and not (length.isdigit() and int(length) > MAX_ANSWER):
+        return await _relay_answer(upstream)
     if length.isdigit() and int(length) <= SMALL_BODY:  # one send, no streaming machinery
         try:
             content = b"".join([chunk async for chunk in upstream.aiter_raw()])
@@ -376,8 +389,72 @@ async def _relay(upstream: httpx.Response) -> Response:
         response = Response(content, status_code=upstream.status_code)
     else:
         response = _UpstreamStream(upstream, status_code=upstream.status_code)
-    response.raw_headers = [(k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP_RESPONSE]
+    response.raw_headers = _relayed_headers(upstream)
     return response
+
+
+def _is_answer_type(upstream: httpx.Response) -> bool:
+    """Whether the upstream's content type is one a Subsonic answer comes in (JSON, XML, JSONP)."""
+    return upstream.headers.get("content-type", "").split(";")[0].strip().lower() in ANSWER_MEDIA_TYPES
+
+
+def _relayed_headers(upstream: httpx.Response, drop: frozenset[bytes] = frozenset()) -> list[tuple[bytes, bytes]]:
+    return [(k.lower(), v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP_RESPONSE | drop]
+
+
+async def _relay_answer(upstream: httpx.Response) -> Response:
+    """What may be a Subsonic answer, read whole (up to MAX_ANSWER as sent) and relayed decoded with
+    the OpenSubsonic envelope fields added, under the upstream's status and other headers. One that
+    is not a ``subsonic-response``, does not parse or decode, or is bigger goes on unchanged."""
+    chunks, size, streaming = [], 0, False
+    body = upstream.aiter_raw()
+    try:
+        async for chunk in body:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_ANSWER:  # too big to buffer: what was read, then the rest as it comes
+                streaming = True
+                response = _UpstreamStream(upstream, upstream.status_code, _chain(chunks, body))
+                response.raw_headers = _relayed_headers(upstream)
+                return response
+    finally:
+        if not streaming:
+            await upstream.aclose()
+    decode = functools.partial(_decoded_with_envelope, upstream.headers, chunks, upstream.charset_encoding)
+    content = decode() if size <= SMALL_BODY else await run_in_threadpool(decode)
+    if content is None:
+        response = Response(b"".join(chunks), status_code=upstream.status_code)
+        response.raw_headers = _relayed_headers(upstream)
+    else:
+        response = Response(content, status_code=upstream.status_code)
+        response.raw_headers = _relayed_headers(upstream, frozenset({b"content-length", b"content-encoding"})) + [
+            (b"content-length", str(len(content)).encode())]
+    return response
+
+
+async def _chain(head: list[bytes], rest):
+    for chunk in head:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
+
+
+def _decoded_with_envelope(headers: httpx.Headers, chunks: list[bytes], charset: str | None) -> bytes | None:
+    """The answer's body as sent (``chunks``, in the upstream's content encoding) decoded, with the
+    envelope fields added; None when it does not decode, decodes to more than MAX_ANSWER, or is not
+    a Subsonic answer."""
+    encoded = httpx.Response(200, headers=[(k, v) for k, v in headers.multi_items() if k == "content-encoding"],
+                             content=iter(chunks))
+    decoded, size = [], 0
+    try:
+        for piece in encoded.iter_bytes():
+            size += len(piece)
+            if size > MAX_ANSWER:
+                return None
+            decoded.append(piece)
+    except httpx.DecodingError:
+        return None
+    return add_envelope(b"".join(decoded), charset)
 
 
 async def health(request: Request) -> Response:

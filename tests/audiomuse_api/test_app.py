@@ -1,16 +1,19 @@
-"""The Subsonic front against a real supysonic: ordinary calls pass through untouched, the two sonic
-endpoints answer from the real analysed library in the published shape, credentials are the
-upstream's."""
+"""The Subsonic front against a real supysonic: ordinary calls pass through (Subsonic answers with the
+OpenSubsonic envelope fields added, everything else untouched), the two sonic endpoints answer from
+the real analysed library in the published shape, credentials are the upstream's."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import xml.etree.ElementTree as ET
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.audiomuse.providers.conftest import PASSWORD
+from audiomuse.subsonic_protocol import SERVER_VERSION
+from tests.audiomuse.providers.conftest import PASSWORD, USER
 
 pytestmark = pytest.mark.slow
 
@@ -29,23 +32,77 @@ def _xml(response) -> ET.Element:
     return root
 
 
+def _opensubsonic(envelope) -> None:
+    """A forwarded supysonic answer: its own version, AudioMuse's type and server version."""
+    assert envelope["version"] == "1.12.0"  # supysonic's, kept
+    assert envelope["type"] == "audiomuse" and envelope["serverVersion"] == SERVER_VERSION
+    assert envelope["openSubsonic"] in (True, "true")
+
+
 # Pass-through ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", ["/rest/ping", "/rest/ping.view"])
-def test_ping_passes_through_in_json_and_xml(sonic_front, http, auth, path):
+def test_ping_passes_through_in_json_and_xml_with_the_opensubsonic_envelope(sonic_front, http, auth, path):
     front, upstream = sonic_front
-    assert _json(http.get(front + path, params={**auth, "f": "json"}))["status"] == "ok"
+    body = _json(http.get(front + path, params={**auth, "f": "json"}))
+    assert body == {"status": "ok", "version": "1.12.0", "type": "audiomuse", "serverVersion": SERVER_VERSION,
+                    "openSubsonic": True}
     through, direct = http.get(front + path, params=auth), http.get(upstream + path, params=auth)
-    assert _xml(through).get("status") == "ok"
-    assert through.content == direct.content
+    root = _xml(through)
+    assert root.get("status") == "ok" and root.get("openSubsonic") == "true"
+    _opensubsonic(root.attrib)
+    assert ET.fromstring(direct.content).get("openSubsonic") is None  # supysonic itself says nothing
+    # the root tag gains the attributes, the document is supysonic's otherwise
+    added = f' type="audiomuse" serverVersion="{SERVER_VERSION}" openSubsonic="true"'.encode()
+    assert through.content == direct.content.replace(b" />", added + b" />", 1)
+    assert through.headers["content-type"] == direct.headers["content-type"]
+    assert int(through.headers["content-length"]) == len(through.content)
 
 
-def test_album_list_is_the_upstreams_answer_byte_for_byte(sonic_front, http, auth):
+def test_ping_in_jsonp(sonic_front, http, auth):
+    front, upstream = sonic_front
+    params = {**auth, "f": "jsonp", "callback": "audiomuse_cb"}
+    through, direct = http.get(front + "/rest/ping", params=params), http.get(upstream + "/rest/ping", params=params)
+    assert through.status_code == 200 and through.headers["content-type"] == direct.headers["content-type"]
+    assert through.content.startswith(b"audiomuse_cb(") and through.content.endswith(b")")
+    body = json.loads(through.content[len("audiomuse_cb("):-1])["subsonic-response"]
+    assert body["status"] == "ok"
+    _opensubsonic(body)
+
+
+def test_forwarded_errors_carry_the_envelope(sonic_front, http, auth):
+    front, upstream = sonic_front
+    wrong = {**auth, "p": "not-the-password"}
+    for fmt in ("json", "xml"):
+        through = http.get(front + "/rest/getAlbumList2", params={**wrong, "f": fmt, "type": "newest"})
+        direct = http.get(upstream + "/rest/getAlbumList2", params={**wrong, "f": fmt, "type": "newest"})
+        assert through.status_code == direct.status_code
+        if fmt == "json":
+            body = through.json()["subsonic-response"]
+            assert body["status"] == "failed" and body["error"]["code"] == 40
+            _opensubsonic(body)
+        else:
+            root = ET.fromstring(through.content)
+            assert root.get("status") == "failed" and root.find(NS + "error").get("code") == "40"
+            _opensubsonic(root.attrib)
+    through = http.get(front + "/rest/noSuchMethod", params={**auth, "f": "json"})
+    direct = http.get(upstream + "/rest/noSuchMethod", params={**auth, "f": "json"})
+    assert through.status_code == direct.status_code == 404
+    body = through.json()["subsonic-response"]
+    assert body["status"] == "failed" and body["error"] == direct.json()["subsonic-response"]["error"]
+    _opensubsonic(body)
+
+
+def test_album_list_is_the_upstreams_answer_with_the_envelope(sonic_front, http, auth):
     front, upstream = sonic_front
     params = {**auth, "f": "json", "type": "alphabeticalByName", "size": 50}
     through = http.get(front + "/rest/getAlbumList2.view", params=params)
     direct = http.get(upstream + "/rest/getAlbumList2.view", params=params)
-    assert through.content == direct.content
-    assert len(_json(through)["albumList2"]["album"]) == 15
+    body, original = _json(through), _json(direct)
+    _opensubsonic(body)
+    assert {k: v for k, v in body.items() if k not in ("type", "serverVersion", "openSubsonic")} == original
+    order = [k for key in original for k in ([key, "type", "serverVersion", "openSubsonic"] if key == "version" else [key])]
+    assert list(body) == order  # supysonic's order (its keys sorted), the new fields after the version
+    assert len(body["albumList2"]["album"]) == 15
 
 
 def test_post_form_is_forwarded(sonic_front, http, auth):
@@ -68,8 +125,12 @@ def test_stream_is_byte_exact_and_streams(sonic_front, sonic_library, supysonic_
             size += len(chunk)
             chunks += 1
     assert size == len(original) and digest.hexdigest() == hashlib.sha256(original).hexdigest()
-    direct = http.get(upstream + "/rest/download", params={**auth, "id": track_id}).content
-    assert http.get(front + "/rest/download", params={**auth, "id": track_id}).content == direct == original
+    direct = http.get(upstream + "/rest/download", params={**auth, "id": track_id})
+    through = http.get(front + "/rest/download", params={**auth, "id": track_id})
+    assert through.content == direct.content == original
+    drop = {"date", "server"}
+    assert {k: v for k, v in through.headers.items() if k not in drop} == \
+        {k: v for k, v in direct.headers.items() if k not in drop}
 
 
 def test_range_request_passes_through(sonic_front, sonic_library, http, auth):
@@ -89,6 +150,7 @@ def test_similar_tracks_json(sonic_front, sonic_library, http, auth):
     seed = sonic_library[1][0]
     body = _json(http.get(front + "/rest/getSonicSimilarTracks", params={**auth, "f": "json", "id": seed, "count": 5}))
     assert body["status"] == "ok" and body["openSubsonic"] is True
+    assert body["type"] == "audiomuse" and body["serverVersion"] == SERVER_VERSION and body["version"] == "1.12.0"
     matches = body["sonicMatch"]
     assert len(matches) == 5
     ids = [m["entry"]["id"] for m in matches]
@@ -103,7 +165,7 @@ def test_similar_tracks_xml_and_default_count(sonic_front, sonic_library, http, 
     front, _ = sonic_front
     seed = sonic_library[1][3]
     root = _xml(http.get(front + "/rest/getSonicSimilarTracks.view", params={**auth, "id": seed}))
-    assert root.get("status") == "ok"
+    assert root.get("status") == "ok" and root.get("serverVersion") == SERVER_VERSION
     matches = root.findall(NS + "sonicMatch")
     assert len(matches) == 10
     for m in matches:
@@ -161,7 +223,8 @@ def test_missing_parameter_is_error_10(sonic_front, http, auth):
 def test_extensions_list_sonic_similarity(sonic_front, http, auth):
     front, _ = sonic_front
     body = _json(http.get(front + "/rest/getOpenSubsonicExtensions", params={**auth, "f": "json"}))
-    assert body["status"] == "ok"
+    assert body["status"] == "ok" and body["openSubsonic"] is True
+    assert body["type"] == "audiomuse" and body["serverVersion"] == SERVER_VERSION
     assert {"name": "sonicSimilarity", "versions": [1]} in body["openSubsonicExtensions"]
     root = _xml(http.get(front + "/rest/getOpenSubsonicExtensions.view", params=auth))
     names = [e.get("name") for e in root.findall(NS + "openSubsonicExtensions")]
@@ -216,3 +279,19 @@ def test_catalog_song_objects_when_asked(supysonic_sample, sonic_library, tmp_pa
         song = _json(http.get(supysonic_sample[0] + "/rest/getSong", params={**auth, "f": "json", "id": entry["id"]}))
         assert entry["title"] == song["song"]["title"] and entry["albumId"] == song["song"]["albumId"]
         assert entry["duration"] == song["song"]["duration"]
+
+
+# A third-party OpenSubsonic client -----------------------------------------------------------------
+def test_an_opensubsonic_client_finds_sonic_similarity(sonic_front):
+    """py-opensonic (libopensonic) over the front: ping, then the extension list (it speaks POST forms;
+    supysonic refuses token auth, so the password goes hex-encoded)."""
+    import libopensonic
+
+    front, _ = sonic_front
+    conn = libopensonic.Connection("http://127.0.0.1", USER, PASSWORD, port=urlsplit(front).port, legacy_auth=True)
+    try:
+        assert conn.ping() is True
+        extensions = conn.get_open_subsonic_extensions()
+    finally:
+        conn.cleanup()
+    assert [(e.name, e.versions) for e in extensions] == [("sonicSimilarity", [1])]
