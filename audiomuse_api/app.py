@@ -39,6 +39,7 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import anyio
@@ -192,6 +193,29 @@ async def _authorise(state: State, params: dict[str, str], authorization: str | 
     return info
 
 
+@dataclass
+class _Caller:
+    """A client's request as the sonic endpoints see it, once the upstream judged its credentials."""
+
+    params: dict[str, str]
+    authorization: str | None
+    info: ServerInfo | None = None  # the upstream's, when it accepted the credentials
+    refusal: Response | None = None  # its refusal, in the client's envelope
+    problem: SubsonicError | None = None  # it could not be asked
+
+
+async def _caller(request: Request) -> _Caller:
+    params = await _params(request)
+    caller = _Caller(params, request.headers.get("authorization"))
+    try:
+        caller.info = await _authorise(request.app.state, params, caller.authorization)
+    except _Refused as refused:
+        caller.refusal = _answer(error_body(refused.info, refused.code, refused.message), params)
+    except SubsonicError as exc:
+        caller.problem = exc
+    return caller
+
+
 async def _upstream_song(state: State, track_id: str, creds: dict[str, str], authorization: str | None,
                          limit: asyncio.Semaphore) -> dict | bool | None:
     """The upstream's song object; False when it does not know the song, None when it could not say."""
@@ -268,14 +292,12 @@ async def rest(request: Request) -> Response:
 async def sonic_answer(request: Request, method: str) -> Response:
     """A sonic method for credentials the upstream accepts; every failure is a Subsonic error."""
     state = request.app.state
-    params = await _params(request)
-    authorization = request.headers.get("authorization")
-    try:
-        info = await _authorise(state, params, authorization)
-    except _Refused as refused:
-        return _answer(error_body(refused.info, refused.code, refused.message), params)
-    except SubsonicError as exc:
-        return _answer(error_body(ServerInfo(), exc.code, exc.message), params, 502)
+    caller = await _caller(request)
+    if caller.refusal is not None:
+        return caller.refusal
+    if caller.problem is not None:
+        return _answer(error_body(ServerInfo(), caller.problem.code, caller.problem.message), caller.params, 502)
+    params, authorization, info = caller.params, caller.authorization, caller.info
     try:
         library = await _library(state)
         matches = await _matches(library, method, params)
@@ -296,14 +318,12 @@ async def radio_answer(request: Request, method: str) -> Response:
     accepts; an id AudioMuse cannot answer for (not analysed, no index yet, its database down)
     goes to the upstream, whose answer the client gets unchanged."""
     state = request.app.state
-    params = await _params(request)
-    authorization = request.headers.get("authorization")
-    try:
-        info = await _authorise(state, params, authorization)
-    except _Refused as refused:
-        return _answer(error_body(refused.info, refused.code, refused.message), params)
-    except SubsonicError:
+    caller = await _caller(request)
+    if caller.refusal is not None:
+        return caller.refusal
+    if caller.problem is not None:
         return await forward(request)  # the upstream's own answer (or its being down) reaches the client
+    params, authorization, info = caller.params, caller.authorization, caller.info
     try:
         seed_id = required(params, "id")
         count = parse_count(params.get("count"), RADIO_DEFAULT, 0, RADIO_MAX)
