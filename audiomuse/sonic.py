@@ -78,8 +78,15 @@ def sonic_matches(matches: Sequence[tuple[str, float]], songs: Mapping[str, Mapp
 
 
 def catalog_child(row: Mapping) -> dict:
-    """A Subsonic ``Child`` built from a catalog row (when the upstream's own is not available)."""
-    child = {"id": row["id"], "parent": row.get("album_id"), "isDir": False, "title": row.get("title") or "",
+    """A Subsonic ``Child`` built from a catalog row (when the upstream's own is not available).
+
+    ``row`` holds the tracks columns; its ``server_song`` (the server's own song fields, stored by
+    the catalog since migration 0004) wins over what the catalog builds: the server's ``parent``
+    (its folder/directory id), ``albumId``, ``artistId``, ``coverArt``, ``contentType``, ``size``...
+    A row without them (not refreshed since, or another provider) gets the catalog's fields and no
+    ``parent``: the only parent known would be AudioMuse's album id, which is the server's folder
+    id on no Subsonic server in particular (supysonic's ``getMusicDirectory`` rejects it)."""
+    child = {"id": row["id"], "isDir": False, "title": row.get("title") or "",
              "album": row.get("album") or "", "artist": row.get("artist") or "", "type": "music",
              "isVideo": False, "albumId": row.get("album_id"), "mediaType": "song"}
     if row.get("track_number") is not None:
@@ -88,6 +95,11 @@ def catalog_child(row: Mapping) -> dict:
         child["duration"] = int(round(float(row["duration"])))
     if row.get("file_format"):
         child["suffix"] = row["file_format"]
+    server = row.get("server_song")
+    if isinstance(server, tuple):  # a Track's (name, value) pairs
+        server = dict(server)
+    if isinstance(server, Mapping):
+        child.update((k, v) for k, v in server.items() if k != "id" and isinstance(v, (str, int, float, bool)))
     return {k: v for k, v in child.items() if v is not None}
 
 
@@ -228,14 +240,14 @@ class SonicLibrary:
                      max_per_artist=self.max_per_artist)
 
     def catalog_songs(self, ids: Iterable[str]) -> dict[str, dict]:
-        """Child objects built from the catalog for ``ids`` (one query)."""
+        """Child objects built from the catalog for ``ids`` (one query): the server's own stored
+        song fields where the catalog has them (see :func:`catalog_child`)."""
         ids = list(dict.fromkeys(ids))
 
         def query(conn):
-            rows = conn.execute(
-                """SELECT id, album_id, title, artist, album, duration, file_format, track_number
-                   FROM tracks WHERE id = ANY(%s)""", (ids,)).fetchall()
-            cols = ("id", "album_id", "title", "artist", "album", "duration", "file_format", "track_number")
+            cols = ("id", "album_id", "title", "artist", "album", "duration", "file_format", "track_number",
+                    "server_song")
+            rows = conn.execute(f"SELECT {', '.join(cols)} FROM tracks WHERE id = ANY(%s)", (ids,)).fetchall()
             return {r[0]: catalog_child(dict(zip(cols, r))) for r in rows}
 
         return self._run(query) if ids else {}

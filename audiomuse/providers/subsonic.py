@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from audiomuse.media import Album, PlayedTrack, Playlist, Track
+from audiomuse.media import Album, PlayedTrack, Playlist, Track, server_song
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError
 from audiomuse.providers.http import HttpClient
 from audiomuse.subsonic_protocol import (
@@ -37,6 +37,12 @@ PAGE = 500  # getAlbumList2's maximum page size
 HISTORY_ALBUMS = 200  # frequent + recent albums read for top_played
 # the answers to a token that mean "send the password": supysonic says "missing parameter" (no p)
 TOKEN_UNSUPPORTED = {TOKEN_AUTH_UNSUPPORTED, MISSING_PARAMETER}
+#: the song (``Child``) fields the catalog keeps: what a client needs to play, show and browse a song,
+#: the server's own ids first. Not kept: what differs per user or player (starred, userRating,
+#: averageRating, playCount, played, bookmarkPosition, transcodedSuffix/ContentType) and lists.
+SONG_FIELDS = ("id", "parent", "albumId", "artistId", "coverArt", "contentType", "suffix", "size", "bitRate",
+               "duration", "path", "track", "discNumber", "year", "genre", "title", "album", "artist", "isDir",
+               "isVideo", "type", "created")
 
 
 class SubsonicProvider(MediaProvider):
@@ -154,6 +160,7 @@ class SubsonicProvider(MediaProvider):
             id=str(s["id"]), album_id=str(s.get("albumId") or album_id), title=s.get("title") or "",
             artist=s.get("artist") or "", album=s.get("album") or album_name,
             duration=_float(s.get("duration")), file_format=suffix, track_number=_int(s.get("track")),
+            server_song=server_song({k: s[k] for k in SONG_FIELDS if k in s}),
         )
 
     def download(self, track: Track, dest_dir: Path) -> Path:

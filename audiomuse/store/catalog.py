@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 import psycopg
+from psycopg.types.json import Jsonb
 
-from audiomuse.media import Album, Track
+from audiomuse.media import Album, Track, server_song
 from audiomuse.text import song_key
 
 
@@ -21,14 +22,16 @@ _UPSERT_ALBUM = """
 
 _UPSERT_TRACK = """
     INSERT INTO tracks (id, album_id, title, artist, album, duration, file_format,
-                        track_number, song_key)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                        track_number, song_key, server_song)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
     ON CONFLICT (id) DO UPDATE SET
         album_id = EXCLUDED.album_id, title = EXCLUDED.title, artist = EXCLUDED.artist,
         album = EXCLUDED.album, duration = EXCLUDED.duration,
         file_format = EXCLUDED.file_format, track_number = EXCLUDED.track_number,
-        song_key = EXCLUDED.song_key, last_seen = now()
+        song_key = EXCLUDED.song_key, server_song = EXCLUDED.server_song, last_seen = now()
 """
+# the catalog's Track columns, in Track's field order
+_TRACK_COLUMNS = "id, album_id, title, artist, album, duration, file_format, track_number, server_song"
 
 
 def upsert_albums(conn: psycopg.Connection, albums: Iterable[Album]) -> list[str]:
@@ -50,7 +53,10 @@ def upsert_albums(conn: psycopg.Connection, albums: Iterable[Album]) -> list[str
 
 
 def upsert_tracks(conn: psycopg.Connection, album_id: str, tracks: Sequence[Track]) -> int:
-    """Insert or refresh an album's tracks and its track count; analysis columns are kept."""
+    """Insert or refresh an album's tracks and its track count; analysis columns are kept.
+
+    ``server_song`` is written as the provider reports it: a refresh fills it for rows stored
+    without it (before migration 0004) and a provider without one (None) clears it."""
     return upsert_album_tracks(conn, {album_id: tracks})
 
 
@@ -60,7 +66,7 @@ def upsert_album_tracks(conn: psycopg.Connection, tracks_by_album: Mapping[str, 
     one statement. Tracks the server no longer lists stay, and are counted, as before."""
     rows = [
         (t.id, album_id, t.title, t.artist, t.album, t.duration, t.file_format, t.track_number,
-         song_key(t.artist, t.title))
+         song_key(t.artist, t.title), Jsonb(dict(t.server_song)) if t.server_song else None)
         for album_id, tracks in tracks_by_album.items() for t in tracks
     ]
     if not tracks_by_album:
@@ -82,11 +88,34 @@ def album_ids(conn: psycopg.Connection) -> list[str]:
 
 def album_tracks(conn: psycopg.Connection, album_id: str) -> list[Track]:
     rows = conn.execute(
-        """SELECT id, album_id, title, artist, album, duration, file_format, track_number
-           FROM tracks WHERE album_id = %s ORDER BY track_number NULLS LAST, title""",
+        f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE album_id = %s ORDER BY track_number NULLS LAST, title",
         (album_id,),
     ).fetchall()
-    return [Track(*row) for row in rows]
+    return [Track(*row[:-1], server_song=server_song(row[-1])) for row in rows]
+
+
+# the order of a server artist's or an album's tracks: album, disc (when the server says), track number
+_TRACK_ORDER = """album_id,
+    CASE WHEN jsonb_typeof(server_song->'discNumber') = 'number' THEN (server_song->>'discNumber')::numeric END
+        NULLS FIRST,
+    track_number NULLS LAST, title, id"""
+
+
+def tracks_of_server_artist(conn: psycopg.Connection, artist_id: str) -> list[str]:
+    """Ids of the tracks whose server song names ``artist_id`` as its artist (the Subsonic
+    ``artistId``, the id ``getArtist`` takes), by album, disc and track number; answered from the
+    catalog (``tracks_server_artist_idx``), not the server. Tracks stored without the server's
+    fields (other providers, rows not refreshed since migration 0004) are not found."""
+    rows = conn.execute(
+        f"SELECT id FROM tracks WHERE server_song->>'artistId' = %s ORDER BY {_TRACK_ORDER}", (str(artist_id),))
+    return [r[0] for r in rows]
+
+
+def tracks_of_album(conn: psycopg.Connection, album_id: str) -> list[str]:
+    """Ids of an album's tracks by disc and track number (the catalog's album id, which for a
+    Subsonic server is its ID3 ``albumId``)."""
+    rows = conn.execute(f"SELECT id FROM tracks WHERE album_id = %s ORDER BY {_TRACK_ORDER}", (album_id,))
+    return [r[0] for r in rows]
 
 
 def catalog_summary(conn: psycopg.Connection) -> dict:

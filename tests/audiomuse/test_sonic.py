@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from audiomuse import sonic
+from audiomuse import media, sonic
 from audiomuse.index import SimilarityIndex
 from audiomuse.index.persist import save_index
 from audiomuse.media import Album, Track
@@ -165,9 +165,45 @@ def test_catalog_songs_are_subsonic_children(stored):
     finally:
         library.close()
     assert list(songs) == ["sv-002"]
-    assert songs["sv-002"] == {"id": "sv-002", "parent": "al-1", "isDir": False, "title": "Song 2", "album": "Album",
+    # stored without the server's fields: the catalog's, and no parent (AudioMuse's album id is no folder id)
+    assert songs["sv-002"] == {"id": "sv-002", "isDir": False, "title": "Song 2", "album": "Album",
                                "artist": "Artist 2", "type": "music", "isVideo": False, "albumId": "al-1",
                                "mediaType": "song", "track": 3, "duration": 182, "suffix": "flac"}
+
+
+SERVER = {"id": "sv-002", "parent": "folder-9", "albumId": "al-1", "artistId": "ar-7", "coverArt": "folder-9",
+          "contentType": "audio/flac", "suffix": "flac", "size": 123456, "bitRate": 900, "duration": 182,
+          "path": "Artist 2/Album/03 - Song 2.flac", "track": 3, "discNumber": 1, "title": "Song 2",
+          "album": "Album", "artist": "Artist 2", "isDir": False, "type": "music", "created": "2026-01-01T00:00:00"}
+
+
+def test_catalog_songs_carry_the_servers_stored_fields(stored):
+    db, _ = stored
+    with db.connection() as conn:
+        catalog_store.upsert_tracks(conn, "al-1", [
+            Track("sv-002", "al-1", "Song 2", "Artist 2", "Album", 182.4, "flac", 3,
+                  server_song=media.server_song({**SERVER, "starred": None, "genres": [{"name": "x"}]}))])
+    library = SonicLibrary(db)
+    try:
+        song = library.catalog_songs(["sv-002"])["sv-002"]
+    finally:
+        library.close()
+    assert song == {**SERVER, "isVideo": False, "mediaType": "song"}  # only scalars were kept
+
+
+def test_server_ids_win_over_the_catalogs():
+    row = {"id": "t1", "album_id": "al-1", "title": "Catalog title", "artist": "A", "album": "B", "duration": 10.2,
+           "file_format": "mp3", "track_number": 2,
+           "server_song": {"id": "other", "parent": "dir-3", "albumId": "id3-al", "artistId": "id3-ar",
+                           "coverArt": "cov", "contentType": "audio/mpeg", "size": 5}}
+    child = sonic.catalog_child(row)
+    assert child["id"] == "t1"  # the catalog's id is the one asked for
+    assert (child["parent"], child["albumId"], child["artistId"], child["coverArt"]) == ("dir-3", "id3-al", "id3-ar",
+                                                                                         "cov")
+    assert child["title"] == "Catalog title" and child["duration"] == 10 and child["suffix"] == "mp3"
+    as_pairs = sonic.catalog_child({**row, "server_song": media.server_song(row["server_song"])})
+    assert as_pairs == child
+    assert "parent" not in sonic.catalog_child({**row, "server_song": None})
 
 
 def test_a_dropped_connection_is_reopened(library):

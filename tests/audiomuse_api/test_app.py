@@ -274,11 +274,19 @@ def test_catalog_song_objects_when_asked(supysonic_sample, sonic_library, tmp_pa
         body = _json(http.get(served.url + "/rest/getSonicSimilarTracks",
                               params={**auth, "f": "json", "id": analysed[0], "count": 4}))
     entries = [m["entry"] for m in body["sonicMatch"]]
-    assert len(entries) == 4 and all("path" not in e for e in entries)  # not the upstream's objects
+    # the catalog's objects (supysonic, API 1.12, sends no mediaType), built from the server's stored fields
+    assert len(entries) == 4 and all(e["mediaType"] == "song" for e in entries)
+    keys = ("id", "parent", "albumId", "artistId", "coverArt", "contentType", "size", "suffix", "bitRate", "duration",
+            "path", "track", "title", "album", "artist", "created")
     for entry in entries:
         song = _json(http.get(supysonic_sample[0] + "/rest/getSong", params={**auth, "f": "json", "id": entry["id"]}))
-        assert entry["title"] == song["song"]["title"] and entry["albumId"] == song["song"]["albumId"]
-        assert entry["duration"] == song["song"]["duration"]
+        assert "mediaType" not in song["song"]
+        assert {k: entry.get(k) for k in keys} == {k: song["song"].get(k) for k in keys}
+        assert {"parent", "artistId", "contentType", "size"} <= set(entry)
+        # a client browses from it: the server knows the parent folder and lists the song there
+        folder = _json(http.get(supysonic_sample[0] + "/rest/getMusicDirectory",
+                                params={**auth, "f": "json", "id": entry["parent"]}))
+        assert entry["id"] in [c["id"] for c in folder["directory"]["child"]]
 
 
 # A third-party OpenSubsonic client -----------------------------------------------------------------

@@ -7,9 +7,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from audiomuse.providers.base import ProviderAuthError, ProviderUnavailable
+from audiomuse.providers.base import ProviderAuthError, ProviderError, ProviderUnavailable
 from audiomuse.providers.subsonic import SubsonicProvider
-from tests.audiomuse.providers.conftest import AGE_DAYS, GENERATED, PASSWORD, USER, tags_of
+from tests.audiomuse.providers.conftest import (
+    AGE_DAYS, GENERATED, PASSWORD, USER, supysonic_server, tags_of, write_tagged,
+)
 from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -205,3 +207,123 @@ def test_publishing_clustering_playlists_replaces_them_in_place(provider, db):
     entries = provider.call("getPlaylist", {"id": kept.id})["playlist"]["entry"]
     assert [e["id"] for e in entries] == ids[2:5]
     provider.delete_playlists_by_suffix("_automatic")
+
+
+# The server's own song fields ------------------------------------------------------------------
+# what the catalog keeps and a client needs, compared with the server's getSong
+COMPARED = ("id", "parent", "albumId", "artistId", "coverArt", "contentType", "size", "suffix", "bitRate",
+            "duration", "path", "track", "discNumber", "year", "genre", "title", "album", "artist", "isDir", "type",
+            "created")
+NEEDED = {"id", "parent", "albumId", "artistId", "contentType", "size", "suffix", "duration", "path"}
+
+
+def _png(size: int = 8) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 40, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def supysonic_covered(tmp_path_factory):
+    """(url, music root) of supysonic on two albums with cover art: a folder image, and a picture
+    embedded in the FLAC files (the generated and sample libraries have none)."""
+    from mutagen.flac import FLAC, Picture
+
+    root = tmp_path_factory.mktemp("covered-music")
+    for n, title in enumerate(("One", "Two"), 1):
+        write_tagged(root / f"Cover Band/Framed/0{n} - {title}.flac", title, "Cover Band", "Framed", n, 2.0, n)
+    (root / "Cover Band/Framed/cover.png").write_bytes(_png())
+    inside = write_tagged(root / "Cover Band/Embedded/01 - Inside.flac", "Inside", "Cover Band", "Embedded", 1, 2.0)
+    audio, picture = FLAC(inside), Picture()
+    picture.type, picture.mime, picture.data, picture.width, picture.height, picture.depth = (
+        3, "image/png", _png(), 8, 8, 24)
+    audio.add_picture(picture)
+    audio.save()
+    with supysonic_server(root, tmp_path_factory.mktemp("supysonic-covered")) as url:
+        yield url, root
+
+
+@pytest.fixture(params=["generated", "sample", "covered"])
+def any_server(request):
+    return request.getfixturevalue(f"supysonic_{request.param}")
+
+
+def _get_song(p: SubsonicProvider, track_id: str) -> dict:
+    return p.call("getSong", {"id": track_id})["song"]
+
+
+def _only(fields: dict, keys=COMPARED) -> dict:
+    return {k: fields[k] for k in keys if k in fields}
+
+
+def test_tracks_carry_the_servers_own_song_fields(any_server):
+    p = SubsonicProvider(any_server[0], USER, PASSWORD, retries=1)
+    try:
+        tracks = [t for a in p.newest_albums() for t in p.album_tracks(a.id)]
+        assert tracks
+        for t in tracks:
+            fields = dict(t.server_song)
+            song = _get_song(p, t.id)
+            assert NEEDED <= set(fields) and fields["id"] == t.id
+            assert _only(fields) == _only(song)
+            assert fields.get("coverArt") == song.get("coverArt")
+            assert all(isinstance(v, (str, int, float, bool)) for v in fields.values())
+            assert not {"starred", "userRating", "averageRating", "playCount", "transcodedSuffix"} & set(fields)
+        # parent is the folder (getMusicDirectory lists the song there), not the ID3 album id
+        fields = dict(tracks[0].server_song)
+        directory = p.call("getMusicDirectory", {"id": fields["parent"]})["directory"]
+        assert tracks[0].id in [c["id"] for c in directory["child"]]
+        assert fields["parent"] != fields["albumId"]
+        with pytest.raises(ProviderError):  # supysonic: error 0, its folder ids are numbers
+            p.call("getMusicDirectory", {"id": fields["albumId"]})
+        if any_server[1].name.startswith("covered"):
+            assert all("coverArt" in dict(t.server_song) for t in tracks)
+            for cover in {dict(t.server_song)["coverArt"] for t in tracks}:
+                image = p.http.request("GET", "/rest/getCoverArt", params=p._params({"id": cover}))
+                assert image.status_code == 200 and image.headers["content-type"].startswith("image/")
+    finally:
+        p.close()
+
+
+@pytest.mark.parametrize("library", ["generated", "covered"])
+def test_the_catalog_stores_and_refills_the_server_fields(request, library, db):
+    """refresh_catalog keeps each song's server fields; catalog song objects equal getSong on them
+    (and get no parent while stored without them); a server artist's tracks come from the catalog."""
+    from audiomuse.catalog import refresh_catalog
+    from audiomuse.sonic import SonicLibrary
+    from audiomuse.store import catalog as catalog_store
+
+    url, _ = request.getfixturevalue(f"supysonic_{library}")
+    p = SubsonicProvider(url, USER, PASSWORD, retries=1)
+    sonic = SonicLibrary(db)
+    try:
+        refresh_catalog(p, db)
+        with db.connection() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM tracks ORDER BY id")]
+            conn.execute("UPDATE tracks SET server_song = NULL")  # as stored before migration 0004
+        before = sonic.catalog_songs(ids)
+        assert all("parent" not in song and "contentType" not in song for song in before.values())
+        refresh_catalog(p, db)
+        songs = sonic.catalog_songs(ids)
+        assert sorted(songs) == ids
+        for tid, song in songs.items():
+            upstream = _get_song(p, tid)
+            assert _only(song) == _only(upstream)
+            assert NEEDED <= set(song) and song.get("coverArt") == upstream.get("coverArt")
+        with db.connection() as conn:
+            artists = p.call("getArtists")["artists"]["index"]
+            for artist in (a for index in artists for a in index["artist"]):
+                albums = p.call("getArtist", {"id": artist["id"]})["artist"]["album"]
+                expected = {s["id"] for a in albums for s in p.call("getAlbum", {"id": a["id"]})["album"]["song"]}
+                found = catalog_store.tracks_of_server_artist(conn, artist["id"])
+                assert len(found) == len(set(found)) and set(found) == expected, artist["name"]
+                for a in albums:
+                    assert set(catalog_store.tracks_of_album(conn, a["id"])) == {
+                        s["id"] for s in p.call("getAlbum", {"id": a["id"]})["album"]["song"]}
+    finally:
+        sonic.close()
+        p.close()

@@ -36,3 +36,39 @@ def test_embedding_roundtrip_as_numpy(db: Database):
 def test_each_test_gets_an_empty_database(db: Database):
     with db.connection() as conn:
         assert conn.execute("SELECT count(*) FROM albums").fetchone()[0] == 0
+
+
+def _columns(db: Database, table: str) -> set[str]:
+    with db.connection() as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))}
+
+
+def _indexes(db: Database, table: str) -> set[str]:
+    with db.connection() as conn:
+        return {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", (table,))}
+
+
+def test_server_song_migration_keeps_older_rows_and_downgrades_cleanly(empty_db: Database):
+    from alembic import command
+
+    from audiomuse.store.db import alembic_config
+
+    empty_db.migrate("0003")
+    with empty_db.connection() as conn:  # a track stored before the revision
+        conn.execute("INSERT INTO albums (id, name) VALUES ('a1', 'Album')")
+        conn.execute("INSERT INTO tracks (id, album_id, title, song_key) VALUES ('t1', 'a1', 'T', '|t')")
+    assert "server_song" not in _columns(empty_db, "tracks")
+    empty_db.migrate()
+    assert "server_song" in _columns(empty_db, "tracks") and "tracks_server_artist_idx" in _indexes(empty_db, "tracks")
+    with empty_db.connection() as conn:
+        assert conn.execute("SELECT title, server_song FROM tracks").fetchall() == [("T", None)]
+        conn.execute("""UPDATE tracks SET server_song = '{"artistId": "ar1"}'""")
+    command.downgrade(alembic_config(empty_db.url), "0003")
+    assert empty_db.current_revision() == "0003"
+    assert "server_song" not in _columns(empty_db, "tracks")
+    assert "tracks_server_artist_idx" not in _indexes(empty_db, "tracks")
+    with empty_db.connection() as conn:
+        assert conn.execute("SELECT id, title FROM tracks").fetchall() == [("t1", "T")]
+    empty_db.migrate()
+    assert "server_song" in _columns(empty_db, "tracks") and "tracks_server_artist_idx" in _indexes(empty_db, "tracks")
