@@ -3,6 +3,9 @@
 * Forwarded calls: ``ping``, ``getAlbumList2`` and a 1 MiB ``stream`` against a local upstream
   (``benchmarks/_subsonic_stub.py``, raw ASGI on uvicorn), each timed directly and through the
   front, interleaved, keep-alive clients. Target: p95(through) - p95(direct) < 5 ms.
+* Radio: ``getSimilarSongs2`` (count 50, Navidrome's default) with artist ids and ``getSimilarSongs``
+  with song ids, as players' "Instant mix" buttons call them (issue 20; goal: p95 < 20 ms beside the
+  forwarded-call overhead at 100k tracks); random seeds, so a session's memory rarely applies.
 * Sonic endpoints: ``getSonicSimilarTracks`` (count 10) and ``findSonicPath`` (count 25) over a
   synthetic library (benchmarks/_synthetic.py embeddings, catalog rows in a real PostgreSQL), with
   song objects from the upstream's ``getSong`` (the default) and from the catalog; the core alone
@@ -15,6 +18,7 @@ Usage: python benchmarks/sonic_api.py [--tracks 100000] [--calls 2000] [--sonic-
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -81,12 +85,13 @@ def seed_library(db: Database, n: int) -> float:
             for a in range(1000):
                 copy.write_row((f"al{a}", f"Album {a}", f"Artist {a % 700}"))
         with conn.cursor().copy(
-                "COPY tracks (id, album_id, title, artist, album, duration, file_format, track_number, song_key)"
-                " FROM STDIN") as copy:
+                "COPY tracks (id, album_id, title, artist, album, duration, file_format, track_number, song_key,"
+                " server_song) FROM STDIN") as copy:
             for i, tid in enumerate(ids):
                 artist = f"Artist {i % 7000}"
+                server = {"id": tid, "artistId": f"ar{i % 7000}", "albumId": f"al{i % 1000}"}
                 copy.write_row((tid, f"al{i % 1000}", f"Song {i}", artist, f"Album {i % 1000}", 200.0, "flac",
-                                i % 12 + 1, f"{artist.lower()}|song {i}"))
+                                i % 12 + 1, f"{artist.lower()}|song {i}", json.dumps(server)))
     t = time.perf_counter()
     index = SimilarityIndex.build(ids, x)
     build = time.perf_counter() - t
@@ -158,6 +163,24 @@ def sonic_calls(front: str, n_tracks: int, calls: int, seed: int = 3) -> dict:
     return out
 
 
+def radio_calls(front: str, n_tracks: int, calls: int, seed: int = 5) -> dict:
+    """p50/p95 ms of getSimilarSongs2 (artist ids) and getSimilarSongs (song ids), count 50."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    with httpx.Client(timeout=120) as client:
+        for method, sid, key in (("getSimilarSongs2", "ar0", "similarSongs2"), ("getSimilarSongs", "t0000009",
+                                                                                 "similarSongs")):
+            first = client.get(f"{front}/rest/{method}", params={**AUTH, "id": sid, "count": 50})
+            assert len(first.json()["subsonic-response"][key]["song"]) == 50, first.text[:300]
+        for name, method, seeds in (("artist", "getSimilarSongs2", 7000), ("song", "getSimilarSongs", n_tracks)):
+            times = []
+            for _ in range(calls):
+                sid = f"ar{int(rng.integers(seeds))}" if name == "artist" else f"t{int(rng.integers(seeds)):07d}"
+                times.append(timed(client, f"{front}/rest/{method}", {**AUTH, "id": sid, "count": 50}))
+            out[name] = (pct(times, 50), pct(times, 95), len(times))
+    return out
+
+
 def core_calls(db: Database, n_tracks: int, calls: int, seed: int = 3) -> dict:
     library = SonicLibrary(db, check_interval=2.0)
     rng = np.random.default_rng(seed)
@@ -176,10 +199,15 @@ def core_calls(db: Database, n_tracks: int, calls: int, seed: int = 3) -> dict:
             t = time.perf_counter()
             library.path(a, b, 25)
             path.append(time.perf_counter() - t)
+        radio = []
+        for i in range(calls):
+            t = time.perf_counter()
+            library.radio(library.radio_seed(f"ar{int(rng.integers(7000))}"), 50, f"listener{i}")
+            radio.append(time.perf_counter() - t)
     finally:
         library.close()
     return {"load_s": load, "sim_p50": pct(sim, 50), "sim_p95": pct(sim, 95), "path_p50": pct(path, 50),
-            "path_p95": pct(path, 95)}
+            "path_p95": pct(path, 95), "radio_p50": pct(radio, 50), "radio_p95": pct(radio, 95)}
 
 
 def main() -> None:
@@ -233,6 +261,14 @@ def main() -> None:
         c = core_calls(db, args.tracks, args.sonic_calls)
         print(f"{'core alone (no HTTP)':<22}{c['load_s']:>13.2f}{c['sim_p50']:>12.2f}{c['sim_p95']:>12.2f}"
               f"{c['path_p50']:>10.2f}{c['path_p95']:>10.2f}")
+
+        print(f"\nRadio at {args.tracks:,} tracks, count 50 (ms; goal: p95 < 20 beside the forwarded overhead)")
+        print(f"{'songs from':<22}{'seed':<8}{'n':>6}{'p50':>9}{'p95':>9}")
+        for label, url in (("upstream getSong", front), ("catalog", catalog_front)):
+            for seed_kind, (p50, p95, n) in radio_calls(url, args.tracks, args.sonic_calls).items():
+                print(f"{label:<22}{seed_kind:<8}{n:>6}{p50:>9.2f}{p95:>9.2f}")
+        print(f"{'core alone (no HTTP)':<22}{'artist':<8}{args.sonic_calls:>6}{c['radio_p50']:>9.2f}"
+              f"{c['radio_p95']:>9.2f}")
     finally:
         for proc in procs:
             proc.terminate()
