@@ -148,6 +148,12 @@ class Settings(BaseSettings):
     sampling_percentage_change_per_run: float = _clustering_setting("sampling_percentage_change_per_run", ge=0, le=1)
     max_songs_per_artist: int = _clustering_setting("max_songs_per_artist", ge=1)
 
+    # Living playlists
+    daily_mix_users: str | None = Field(
+        default=None, description="Comma-separated media-server users who get a daily mix; unset = MEDIA_SERVER_USER.",
+    )
+    daily_mix_hour: int = Field(default=6, ge=0, le=23, description="Hour the daily mixes are refreshed.")
+
     # Collection sync (opt-in)
     sync_database_url: SecretStr | None = None
     sync_accept_policy: bool = False
@@ -182,6 +188,13 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def daily_mix_listeners(self) -> list[str | None]:
+        """Who gets a daily mix: DAILY_MIX_USERS, else the configured user (None: the local folder's)."""
+        if self.daily_mix_users:
+            return [u.strip() for u in self.daily_mix_users.split(",") if u.strip()]
+        return [self.media_server_user or None]
 
     @property
     def sample_library_small(self) -> Path:

@@ -148,6 +148,43 @@ class SyncRemoteResource(dg.ConfigurableResource):
                                "patch_hop": patch_hop})
 
 
+class RecipesResource(dg.ConfigurableResource):
+    """Living playlists: who gets a daily mix, when, and the per-artist cap of every recipe."""
+
+    daily_mix_users: list[str] | None = None
+    """DAILY_MIX_USERS (comma-separated); unset = the configured media-server user."""
+    daily_mix_hour: int | None = None
+    """DAILY_MIX_HOUR: when the daily mixes are refreshed (0-23, the daemon's time zone)."""
+    max_songs_per_artist: int | None = None
+    """MAX_SONGS_PER_ARTIST in every recipe's playlist."""
+
+    def settings(self) -> Settings:
+        users = ",".join(self.daily_mix_users) if self.daily_mix_users is not None else None
+        return _settings_with({"daily_mix_users": users, "daily_mix_hour": self.daily_mix_hour,
+                               "max_songs_per_artist": self.max_songs_per_artist})
+
+    def recipe(self, db: Database, partition_key: str):
+        """The recipe of a ``recipe_playlists`` partition (a clear failure when it was deleted)."""
+        from audiomuse.recipes.store import get_recipe
+
+        with db.connection() as conn:
+            recipe = get_recipe(conn, int(partition_key)) if partition_key.isdigit() else None
+        if recipe is None:
+            raise dg.Failure(description=f"recipe {partition_key} no longer exists", allow_retries=False)
+        return recipe
+
+    def refresh(self, db: Database, provider: MediaProvider, recipe):
+        from audiomuse.recipes.refresh import refresh_recipe
+
+        return refresh_recipe(db, provider, recipe, max_per_artist=self.settings().max_songs_per_artist)
+
+    def ensure_daily_mixes(self, db: Database, provider: MediaProvider) -> list[str]:
+        from audiomuse.recipes.refresh import ensure_daily_mixes
+
+        settings = self.settings()
+        return ensure_daily_mixes(db, provider, settings.daily_mix_listeners, settings.daily_mix_hour)
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
@@ -172,6 +209,9 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         "llm": LLMResource(provider=settings.ai_model_provider, url=settings.ai_model_url,
                            model=settings.ai_model_name, api_key=_secret("AI_API_KEY"),
                            timeout_seconds=settings.ai_timeout),
+        "recipes": RecipesResource(daily_mix_users=[u for u in settings.daily_mix_listeners if u] or None,
+                                   daily_mix_hour=settings.daily_mix_hour,
+                                   max_songs_per_artist=settings.max_songs_per_artist),
         "sync_remote": SyncRemoteResource(url=_secret("SYNC_DATABASE_URL"),
                                                   accept_policy=settings.sync_accept_policy),
     }

@@ -1,0 +1,124 @@
+"""Living playlists: one partition per saved recipe, refreshed by a schedule (daily, weekly), by new
+music (a new similarity index), or by hand; a daily mix per listener."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from audiomuse.recipes.model import TIMED, Recipe
+from audiomuse.recipes.store import list_recipes
+from audiomuse_pipelines.defs.resources import DatabaseResource, MediaServerResource, RecipesResource
+from audiomuse_pipelines.defs.similarity import similarity_index
+
+recipes_partitions = dg.DynamicPartitionsDefinition(name="recipes")
+RECIPE_TAGS = {"audiomuse/kind": "recipe"}
+WEEKLY_ON = 0  # Monday
+
+
+@dg.asset(
+    partitions_def=recipes_partitions,
+    deps=[similarity_index],
+    group_name="recipes",
+    kinds={"postgres"},
+    op_tags=RECIPE_TAGS,
+    description="One saved recipe's playlist, made again from the current library and replaced in place on "
+    "the media server (as the recipe's owner). A failed refresh keeps the previous playlist.",
+)
+def recipe_playlists(
+    context: dg.AssetExecutionContext,
+    database: DatabaseResource,
+    media_server: MediaServerResource,
+    recipes: RecipesResource,
+) -> dg.MaterializeResult:
+    from audiomuse.recipes.build import RecipeError
+    from audiomuse.recipes.refresh import record_error
+
+    db = database.database()
+    recipe = recipes.recipe(db, context.partition_key)
+    context.log.info(f"recipe {recipe.id}: {recipe.name!r} ({recipe.kind}) of {recipe.owner or 'the configured user'}")
+    try:
+        with media_server.provider() as provider:
+            report = recipes.refresh(db, provider, recipe)
+    except RecipeError as exc:  # the library cannot make it (seed gone, no history): keep the last version
+        record_error(db, recipe, exc)
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    context.log.info(f"{report.playlist}: {len(report.track_ids)} songs, {len(report.added)} added, "
+                     f"{len(report.removed)} removed")
+    return dg.MaterializeResult(metadata={
+        "recipe": recipe.name, "kind": recipe.kind, "owner": recipe.owner or "", "refresh": recipe.refresh,
+        "playlist": report.playlist, "provider_id": report.provider_id, "songs": len(report.track_ids),
+        "added": dg.MetadataValue.json(list(report.added)), "removed": dg.MetadataValue.json(list(report.removed)),
+    })
+
+
+def _request(recipe: Recipe, run_key: str) -> dg.RunRequest:
+    tags = {**RECIPE_TAGS, "audiomuse/recipe": recipe.name, "audiomuse/owner": recipe.owner or ""}
+    return dg.RunRequest(run_key=run_key, partition_key=recipe.partition_key, tags=tags)
+
+
+def due(recipe: Recipe, at: datetime) -> bool:
+    """Whether a timed recipe's refresh falls in the hour starting at ``at``."""
+    if recipe.refresh not in TIMED or recipe.refresh_hour != at.hour:
+        return False
+    return recipe.refresh == "daily" or at.weekday() == WEEKLY_ON
+
+
+@dg.schedule(
+    cron_schedule="0 * * * *",
+    target=[recipe_playlists],
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every hour: refreshes the daily recipes (and weekly ones on Mondays) whose hour it is.",
+)
+def recipe_schedule(context: dg.ScheduleEvaluationContext, database: DatabaseResource) -> list[dg.RunRequest]:
+    at = context.scheduled_execution_time or datetime.now(timezone.utc)
+    with database.database().connection() as conn:
+        timed = list_recipes(conn, refresh=list(TIMED))
+    known = set(context.instance.get_dynamic_partitions(recipes_partitions.name))
+    stamp = at.strftime("%Y-%m-%dT%H")
+    return [_request(r, f"{r.id}@{stamp}") for r in timed if due(r, at) and r.partition_key in known]
+
+
+@dg.sensor(
+    target=[recipe_playlists],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Keeps one partition per saved recipe (and a daily mix per listener), builds each new "
+    "recipe once, and refreshes the 'new music' recipes after the similarity index changes.",
+)
+def recipes_sensor(
+    context: dg.SensorEvaluationContext,
+    database: DatabaseResource,
+    media_server: MediaServerResource,
+    recipes: RecipesResource,
+) -> dg.SensorResult:
+    db = database.database()
+    with media_server.provider() as provider:
+        created = recipes.ensure_daily_mixes(db, provider)
+    if created:
+        context.log.info(f"daily mix recipes added: {created}")
+    with db.connection() as conn:
+        stored = list_recipes(conn)
+    known = set(context.instance.get_dynamic_partitions(recipes_partitions.name))
+    keys = {r.partition_key for r in stored}
+    index_version = _latest_index_version(context)
+    new_music = context.cursor is not None and index_version != context.cursor
+    requests = [_request(r, f"{r.id}@first") for r in stored if r.refreshed_at is None]
+    if new_music:
+        requests += [_request(r, f"{r.id}@index-{index_version}") for r in stored
+                     if r.refresh == "new_music" and r.refreshed_at is not None]
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[
+            recipes_partitions.build_add_request(sorted(keys - known)),
+            recipes_partitions.build_delete_request(sorted(known - keys)),
+        ],
+        cursor=index_version,
+    )
+
+
+def _latest_index_version(context: dg.SensorEvaluationContext) -> str:
+    """The storage id of the similarity index's latest materialisation ("" before the first)."""
+    event = context.instance.get_latest_materialization_event(similarity_index.key)
+    return str(event.storage_id) if event is not None else ""
