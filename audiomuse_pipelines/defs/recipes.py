@@ -108,14 +108,12 @@ def recipes_sensor(
     if new_music:
         requests += [_request(r, f"{r.id}@index-{index_version}") for r in stored
                      if r.refresh == "new_music" and r.refreshed_at is not None]
-    return dg.SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=[
-            recipes_partitions.build_add_request(sorted(keys - known)),
-            recipes_partitions.build_delete_request(sorted(known - keys)),
-        ],
-        cursor=index_version,
-    )
+    partitions = []
+    if keys - known:
+        partitions.append(recipes_partitions.build_add_request(sorted(keys - known)))
+    if known - keys:
+        partitions.append(recipes_partitions.build_delete_request(sorted(known - keys)))
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions, cursor=index_version)
 
 
 def _latest_index_version(context: dg.SensorEvaluationContext) -> str:
