@@ -1,8 +1,10 @@
 """Clustering playlists end to end: library -> search -> names -> stored generation -> published.
 
 A generation (one clustering run) is stored in a single transaction that also removes the older
-generations, so a cancelled or failed run leaves the previous playlists untouched. Publishing
-creates the new ``_automatic`` playlists on the server before it deletes the old ones.
+generations, so a cancelled or failed run leaves the previous playlists untouched. A playlist the
+user pins (``pin_playlist``) is kept by the next runs, with its name, songs and server id; a new
+playlist whose name it has is renamed. Publishing creates the current ``_automatic`` playlists
+(pinned ones too) on the server before it deletes the stale ones, never a pinned one.
 """
 
 from __future__ import annotations
@@ -184,9 +186,28 @@ def name_with_llm(result: SearchResult, tracks: ClusteringTracks, llm) -> list[s
     return unique_names(names)
 
 
-def store_generation(db: Database, generation: str, result: SearchResult, names: list[str]) -> int:
-    """Store the new playlists and drop the older generations, atomically."""
+def pin_playlist(db: Database, playlist_id: int, pinned: bool) -> None:
+    """Pin a clustering playlist (the next clustering runs keep it) or unpin it (the next run
+    replaces it with the others)."""
     with db.connection() as conn:
+        cur = conn.execute("UPDATE playlists SET pinned = %s WHERE id = %s AND kind = %s",
+                           (pinned, playlist_id, KIND))
+        if cur.rowcount == 0:
+            raise ValueError(f"no clustering playlist {playlist_id}")
+
+
+def store_generation(db: Database, generation: str, result: SearchResult, names: list[str]) -> int:
+    """Store the new playlists and drop the older generations' unpinned ones, atomically.
+
+    Pinned playlists stay as they are; a new name equal to a pinned one's gets the next free
+    number (``unique_names``: 'X_automatic' becomes 'X_2_automatic'). Returns how many were stored."""
+    with db.connection() as conn:
+        # every row locked: a pin or unpin meanwhile waits for this run, so the pinned names read
+        # here are the ones kept
+        rows = conn.execute("SELECT name, pinned FROM playlists WHERE kind = %s ORDER BY id FOR UPDATE",
+                            (KIND,)).fetchall()
+        kept = [name for name, pinned in rows if pinned]
+        names = unique_names([*kept, *names])[len(kept):]
         for p, name in zip(result.playlists, names, strict=True):
             conn.execute(
                 """INSERT INTO playlists (name, kind, generation, track_ids, details)
@@ -197,20 +218,23 @@ def store_generation(db: Database, generation: str, result: SearchResult, names:
                         "energy_mean": p.energy_mean, "other_means": p.other_means,
                         "score": result.best_score, "params": result.best_params})),
             )
-        conn.execute("DELETE FROM playlists WHERE kind = %s AND generation <> %s", (KIND, generation))
+        conn.execute("DELETE FROM playlists WHERE kind = %s AND generation <> %s AND NOT pinned",
+                     (KIND, generation))
     return len(names)
 
 
 def current_playlists(db: Database) -> list[dict]:
+    """The last generation's playlists and the pinned ones of earlier runs (``pinned`` true), by id."""
     with db.connection(dict_rows=True) as conn:
         return conn.execute(
-            "SELECT id, name, generation, track_ids, details, provider_id, created_at FROM playlists "
+            "SELECT id, name, generation, track_ids, details, provider_id, pinned, created_at FROM playlists "
             "WHERE kind = %s ORDER BY id", (KIND,)
         ).fetchall()
 
 
 def publish_generation(db: Database, provider: MediaProvider) -> dict:
-    """Create or replace each current playlist on the server, then delete stale ``_automatic`` ones."""
+    """Create or replace each current playlist (pinned ones too) on the server, then delete stale
+    ``_automatic`` ones; a pinned playlist's name is always kept."""
     playlists = current_playlists(db)
     if not playlists:
         raise ValueError("no clustering playlists to publish yet")
@@ -220,5 +244,6 @@ def publish_generation(db: Database, provider: MediaProvider) -> dict:
         published[p["name"]] = remote.id
         with db.connection() as conn:
             conn.execute("UPDATE playlists SET provider_id = %s WHERE id = %s", (remote.id, p["id"]))
-    deleted = provider.delete_playlists_by_suffix(AUTOMATIC_SUFFIX, keep=list(published))
+    # every current name is kept, the pinned ones with them
+    deleted = provider.delete_playlists_by_suffix(AUTOMATIC_SUFFIX, keep=[p["name"] for p in playlists])
     return {"published": len(published), "deleted": deleted}

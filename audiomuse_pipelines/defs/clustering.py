@@ -34,7 +34,8 @@ class ClusteringConfig(dg.Config):
     kinds={"scikitlearn", "postgres"},
     op_tags=LIBRARY_TAGS,
     description="Evolutionary clustering into playlists scored for mood purity and diversity, named "
-    "automatically or by the configured LLM. A terminated run keeps the previous playlists.",
+    "automatically or by the configured LLM. A terminated run keeps the previous playlists; playlists "
+    "pinned in the explorer are kept by every run.",
 )
 def clustering_playlists(
     context: dg.AssetExecutionContext, config: ClusteringConfig, database: DatabaseResource, llm: LLMResource
@@ -66,8 +67,11 @@ def clustering_playlists(
     names = core.name_with_llm(result, tracks, client)
     ai_named = sum(name != p.name for name, p in zip(names, result.playlists, strict=True))
     stored = core.store_generation(db, run_id, result, names)
+    current = core.current_playlists(db)
+    names = [p["name"] for p in current if p["generation"] == run_id]  # as stored: renamed beside pinned ones
     return dg.MaterializeResult(metadata={
-        "playlists": stored, "ai_named": ai_named, "naming_llm": client.provider if client else "none",
+        "playlists": stored, "pinned_kept": sum(p["pinned"] and p["generation"] != run_id for p in current),
+        "ai_named": ai_named, "naming_llm": client.provider if client else "none",
         "tracks": len(tracks.track_ids), "runs": result.runs_done,
         "best_score": round(result.best_score, 4), "seconds": round(result.elapsed_s, 1),
         "best_params": dg.MetadataValue.json(result.best_params), "names": dg.MetadataValue.json(names),

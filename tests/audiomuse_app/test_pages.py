@@ -111,6 +111,28 @@ def test_playlists_page_lists_stored_playlists(seeded_app_db):
     assert len(labels) == len(result.playlists) and all("_automatic" in label for label in labels)
 
 
+def test_playlists_page_pins_and_unpins_a_playlist(seeded_app_db):
+    from audiomuse.clustering.params import ClusteringParams
+    from audiomuse.playlists import clustering as core
+
+    lib = core.load_clustering_tracks(seeded_app_db)
+    result = core.search_playlists(lib, ClusteringParams(runs=20, k_min=2, k_max=4, min_playlist_size=5,
+                                                         top_playlists=3, batch_size=10), seed=1)
+    core.store_generation(seeded_app_db, "gen-1", result, [p.name for p in result.playlists])
+    target = core.current_playlists(seeded_app_db)[0]
+    at = _open("playlists")
+    assert not any(e.label.startswith("📌") for e in at.expander)
+    at.checkbox(key=f"pin_{target['id']}").check().run()
+    assert not at.exception, at.exception
+    stored = {p["id"]: p["pinned"] for p in core.current_playlists(seeded_app_db)}
+    assert stored[target["id"]] and sum(stored.values()) == 1
+    marked = [e.label for e in at.expander if e.label.startswith("📌")]
+    assert len(marked) == 1 and marked[0].startswith(f"📌 {target['name']} — ")
+    assert "(1 pinned)" in _text(at)
+    at.checkbox(key=f"pin_{target['id']}").uncheck().run()
+    assert not any(p["pinned"] for p in core.current_playlists(seeded_app_db))
+
+
 def _figure(at: AppTest, index: int = 0) -> dict:
     import json
 

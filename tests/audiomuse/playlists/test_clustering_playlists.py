@@ -1,5 +1,7 @@
 """Clustering playlists end to end on a seeded PostgreSQL library: store, cancel, name, publish."""
 
+from pathlib import Path
+
 import pytest
 
 from audiomuse.clustering.data import ClusteringCancelled
@@ -92,8 +94,8 @@ def test_unreachable_naming_model_is_asked_once_not_per_playlist(library):
     assert asked == 1
 
 
-def test_publish_creates_new_before_deleting_stale(library, tmp_path):
-    db, _ = library
+def _local_provider(db, tmp_path) -> LocalFolderProvider:
+    """A local folder provider holding a file per seeded track, under the track's id."""
     music = tmp_path / "music"
     music.mkdir()
     provider = LocalFolderProvider(music)
@@ -104,6 +106,12 @@ def test_publish_creates_new_before_deleting_stale(library, tmp_path):
             path = music / f"{tid}.flac"
             path.write_bytes(b"x")
             provider._paths[tid] = path
+    return provider
+
+
+def test_publish_creates_new_before_deleting_stale(library, tmp_path):
+    db, _ = library
+    provider = _local_provider(db, tmp_path)
     provider.create_or_replace_playlist("Old Stuff_automatic", list(provider._paths)[:2])
     provider.create_or_replace_playlist("My own list", list(provider._paths)[:2])
     _generate(db, "g1")
@@ -113,3 +121,56 @@ def test_publish_creates_new_before_deleting_stale(library, tmp_path):
     assert report["deleted"] == ["Old Stuff_automatic"]
     assert names == current | {"My own list"}
     assert all(p["provider_id"] for p in core.current_playlists(db))
+
+
+def test_pinned_playlist_survives_the_next_generation_and_a_colliding_name_is_made_unique(library):
+    db, _ = library
+    _generate(db, "g1")
+    first = core.current_playlists(db)
+    assert len(first) >= 2 and not any(p["pinned"] for p in first)
+    keep = first[0]
+    with db.connection() as conn:
+        conn.execute("UPDATE playlists SET provider_id = 'remote-1' WHERE id = %s", (keep["id"],))
+    core.pin_playlist(db, keep["id"], True)
+    _, result, names = _generate(db, "g2")  # the same seed: the same names, one taken by the pinned one
+    assert keep["name"] in names
+
+    now = core.current_playlists(db)
+    (pinned,) = [p for p in now if p["pinned"]]
+    assert (pinned["id"], pinned["name"], pinned["track_ids"], pinned["generation"]) == (
+        keep["id"], keep["name"], keep["track_ids"], "g1")
+    assert pinned["provider_id"] == "remote-1"
+    new = [p for p in now if not p["pinned"]]
+    assert {p["generation"] for p in new} == {"g2"} and len(new) == len(result.playlists)
+    assert not {p["id"] for p in new} & {p["id"] for p in first}  # the unpinned ones were replaced
+    stored_names = [p["name"] for p in now]
+    assert len(set(stored_names)) == len(stored_names)
+    assert keep["name"].replace("_automatic", "_2_automatic") in {p["name"] for p in new}
+
+    core.pin_playlist(db, keep["id"], False)  # unpinned: the next run replaces it like the others
+    _generate(db, "g3")
+    assert {p["generation"] for p in core.current_playlists(db)} == {"g3"}
+    with pytest.raises(ValueError, match="no clustering playlist"):
+        core.pin_playlist(db, keep["id"], True)
+
+
+def test_publish_keeps_the_pinned_playlist_on_the_server(library, tmp_path):
+    db, _ = library
+    provider = _local_provider(db, tmp_path)
+    _generate(db, "g1")
+    core.publish_generation(db, provider)
+    first = core.current_playlists(db)
+    keep = first[-1]
+    core.pin_playlist(db, keep["id"], True)
+    _generate(db, "g2")
+    with db.connection() as conn:  # the new run's names all differ from the first run's
+        conn.execute("UPDATE playlists SET name = 'Other ' || id || '_automatic' WHERE generation = 'g2'")
+    report = core.publish_generation(db, provider)
+
+    current = core.current_playlists(db)
+    on_server = {p.name: p for p in provider.list_playlists()}
+    assert keep["name"] in on_server and keep["name"] in {p["name"] for p in current if p["pinned"]}
+    assert set(on_server) == {p["name"] for p in current}
+    assert set(report["deleted"]) == {p["name"] for p in first} - {keep["name"]}
+    m3u = (provider.playlist_dir / on_server[keep["name"]].id).read_text().splitlines()
+    assert [Path(line).stem for line in m3u if not line.startswith("#")] == keep["track_ids"]
