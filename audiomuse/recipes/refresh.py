@@ -66,16 +66,13 @@ def refresh_recipe(db: Database, provider: MediaProvider, recipe: Recipe, *, max
     Raises :class:`~audiomuse.recipes.build.RecipeError` when the library cannot make it (nothing is
     published then), or the provider's error when the server refuses.
     """
-    from audiomuse.index.persist import load_index
     from audiomuse.recipes.build import RecipeContext, RecipeError, build_recipe
-    from audiomuse.store.analysis import track_metadata
 
-    index = load_index(db)
-    if index is None or len(index) == 0:
-        raise RecipeError(f"recipe {recipe.name!r}: no similarity index yet (analyse the library first)")
-    with db.connection() as conn:
-        metadata = track_metadata(conn)
-    songs = build_recipe(recipe, RecipeContext(db, index, metadata, provider, max_per_artist))
+    try:
+        ctx = RecipeContext.load(db, provider, max_per_artist=max_per_artist)
+    except LookupError as exc:
+        raise RecipeError(recipe, str(exc)) from None
+    songs = build_recipe(recipe, ctx)
     return publish_refresh(db, provider, recipe, songs)
 
 
