@@ -1,8 +1,6 @@
 """Living playlists: one partition per saved recipe, refreshed by a schedule (daily, weekly), by new
 music (a new similarity index), or by hand; a daily mix per listener."""
 
-from __future__ import annotations
-
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -117,6 +115,6 @@ def recipes_sensor(
 
 
 def _latest_index_version(context: dg.SensorEvaluationContext) -> str:
-    """The storage id of the similarity index's latest materialisation ("" before the first)."""
+    """When the similarity index was last materialised ("" before the first): a new value is new music."""
     event = context.instance.get_latest_materialization_event(similarity_index.key)
-    return str(event.storage_id) if event is not None else ""
+    return repr(event.timestamp) if event is not None else ""
