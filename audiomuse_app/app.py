@@ -37,6 +37,7 @@ page = st.navigation(
         "Library": [
             st.Page(PAGES / "catalog.py", title="Catalog", icon=":material/library_music:", default=True),
             st.Page(PAGES / "playlists.py", title="Clustering playlists", icon=":material/queue_music:"),
+            st.Page(PAGES / "recipes.py", title="Recipes", icon=":material/autorenew:"),
             st.Page(PAGES / "pipeline.py", title="Pipeline", icon=":material/account_tree:"),
             st.Page(PAGES / "sync.py", title="Collection sync", icon=":material/sync:"),
         ],

@@ -1,17 +1,21 @@
-"""Widgets shared by the tool pages: song pickers, results table, map plots, create-on-server form."""
+"""Widgets shared by the tool pages: song pickers, results table, map plots, create-on-server and
+save-as-recipe forms."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import plotly.graph_objects as go
+import psycopg
 import streamlit as st
 
 from audiomuse.music_map import MAP_ARTIFACT, map_positions
 from audiomuse.playlists.publish import playlist_name, publish
 from audiomuse.providers import make_provider
 from audiomuse.providers.base import ProviderError
+from audiomuse.recipes.model import POLICIES, Recipe, RecipeKind
+from audiomuse.recipes.store import save_recipe
 from audiomuse.store.artifacts import artifact_info
 from audiomuse.store.queries import search_tracks, tracks_by_ids
 from audiomuse_app.state import database, settings
@@ -143,3 +147,60 @@ def create_on_server(ids: list[str], tool: str, key: str, default: str = "") -> 
         st.error(f"Playlist not created: {exc}")
     else:
         st.success(f"Created “{playlist.name}” with {len(ids)} songs.")
+
+
+def save_as_recipe(kind: RecipeKind, params: Mapping[str, Any], key: str, default: str = "", size: int = 25) -> None:
+    """Name, owner, refresh policy, hour and size; stores the tool's inputs as a living-playlist recipe.
+
+    The owner defaults to the configured media-server user (empty = that user)."""
+    if not params:
+        return
+    with st.form(f"{key}_recipe"):
+        name = st.text_input("Recipe name", key=_following(f"{key}_recipe_name", default))
+        owner = st.text_input("Owner (media-server user)", value=settings().media_server_user or "",
+                              key=f"{key}_recipe_owner", placeholder="the configured user",
+                              help="Empty: the configured media-server user.")
+        c1, c2, c3 = st.columns(3)
+        refresh = c1.selectbox("Refresh", POLICIES, key=f"{key}_recipe_refresh")
+        hour = c2.number_input("Hour", 0, 23, 6, key=f"{key}_recipe_hour", help="For daily and weekly refreshes.")
+        songs = c3.number_input("Songs", 1, 500, key=_following(f"{key}_recipe_size", max(1, min(size, 500))))
+        submitted = st.form_submit_button("Save as recipe", key=f"{key}_recipe_save")
+    if not submitted:
+        return
+    owner = owner.strip() or None
+    try:
+        recipe = Recipe(name.strip(), kind, dict(params), owner=owner, refresh=refresh, refresh_hour=int(hour),
+                        size=int(songs))
+        with database().connection() as conn:
+            saved = save_recipe(conn, recipe)
+    except ValueError as exc:
+        st.error(f"Recipe not saved: {exc}")
+    except psycopg.errors.UniqueViolation:
+        st.error(f"Recipe not saved: {owner or 'the configured user'} already has a recipe named “{name.strip()}”. "
+                 "Pick another name, or edit that recipe on the Recipes page.")
+    else:
+        st.success(f"Saved recipe “{saved.name}” ({saved.kind}, {saved.refresh}) for "
+                   f"{saved.owner or 'the configured user'}.")
+
+
+def _following(widget_key: str, default: Any) -> str:
+    """A keyed input's key, its value reset to ``default`` whenever that changes (another seed, another
+    length): a keyed widget otherwise keeps its first value whatever its default becomes."""
+    marker = f"{widget_key}__default"
+    if marker not in st.session_state or st.session_state[marker] != default:
+        st.session_state[marker] = default
+        st.session_state[widget_key] = default
+    return widget_key
+
+
+def publish_or_save(ids: list[str], tool: str, key: str, kind: RecipeKind, params: Mapping[str, Any],
+                    default: str = "", size: int | None = None) -> None:
+    """The result's two actions side by side: create it on the server now, or save it as a recipe
+    (``size`` songs on each refresh; default this result's length)."""
+    if not ids:
+        return
+    c1, c2 = st.columns(2)
+    with c1:
+        create_on_server(ids, tool, key, default=default)
+    with c2:
+        save_as_recipe(kind, params, key, default=default, size=size or len(ids))

@@ -5,7 +5,7 @@ import streamlit as st
 
 from audiomuse.playlists.alchemy import alchemy_view, song_alchemy
 from audiomuse_app.state import guard, indexed_tracks, settings
-from audiomuse_app.widgets import (create_on_server, map_figure, picker_pair, results_table, song_multi_picker,
+from audiomuse_app.widgets import (map_figure, picker_pair, publish_or_save, results_table, song_multi_picker,
                                    stored_map)
 
 
@@ -26,7 +26,9 @@ def page():
     _plot(tracks, result)
     ids = [t for t, _ in result.results]
     results_table(ids, {t: {"distance": d} for t, d in result.results})
-    create_on_server(ids, "alchemy", "alchemy")
+    publish_or_save(ids, "alchemy", "alchemy", "alchemy",
+                    {"add_ids": add, "subtract_ids": sub, "temperature": temperature, "subtract_distance": distance},
+                    size=n)
 
 
 def _plot(tracks, result):

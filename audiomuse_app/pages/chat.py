@@ -4,7 +4,7 @@ import streamlit as st
 
 from audiomuse.chat import chat_playlist
 from audiomuse_app.state import database, guard, settings
-from audiomuse_app.widgets import create_on_server, results_table
+from audiomuse_app.widgets import publish_or_save, results_table
 
 PROVIDERS = ["none", "ollama", "openai", "gemini", "mistral"]
 
@@ -21,14 +21,20 @@ def page():
                             help="Used for this request only; never stored or logged.")
     request = st.text_area("What kind of music are you in the mood for?", key="chat_request",
                            placeholder="calm ambient music for reading")
-    if not st.button("Get playlist idea", type="primary", key="chat_go") or not request.strip():
-        return
-    overrides = {"ai_model_provider": provider, "ai_model_url": url or None, "ai_model_name": model or None}
-    if key:
-        overrides["ai_api_key"] = key
-    run_settings = cfg.model_copy(update=overrides) if provider != "none" else None
-    with st.spinner("Thinking…"):
-        result = chat_playlist(database(), run_settings, request, max_per_artist=cfg.max_songs_per_artist)
+    if st.button("Get playlist idea", type="primary", key="chat_go") and request.strip():
+        overrides = {"ai_model_provider": provider, "ai_model_url": url or None, "ai_model_name": model or None}
+        if key:
+            overrides["ai_api_key"] = key
+        run_settings = cfg.model_copy(update=overrides) if provider != "none" else None
+        with st.spinner("Thinking…"):
+            result = chat_playlist(database(), run_settings, request, max_per_artist=cfg.max_songs_per_artist)
+        st.session_state["chat_result"] = (request, result)  # kept for the reruns of the forms below
+    if "chat_result" in st.session_state:
+        _show(*st.session_state["chat_result"])
+
+
+def _show(request: str, result) -> None:
+    """The last answer: its SQL, its songs and what to do with them (the recipe re-runs that SQL)."""
     if result.note:
         st.caption(result.note)
     if result.sql:
@@ -40,7 +46,8 @@ def page():
         return
     ids = [r["item_id"] for r in result.rows]
     results_table(ids)
-    create_on_server(ids, "instant", "chat", default=request[:40])
+    publish_or_save(ids, "instant", "chat", "instant", {"sql": result.sql, "request": request} if result.sql else {},
+                    default=request[:40])
 
 
 guard(page)

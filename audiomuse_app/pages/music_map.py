@@ -7,7 +7,7 @@ import streamlit as st
 
 from audiomuse.music_map import SAMPLE_PERCENTS, map_points
 from audiomuse_app.state import database, guard
-from audiomuse_app.widgets import create_on_server, results_table
+from audiomuse_app.widgets import publish_or_save, results_table
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"]
@@ -46,7 +46,7 @@ def page():
     if selected:
         st.subheader(f"{len(selected)} selected")
         results_table(selected)
-        create_on_server(selected, "map", "map")
+        publish_or_save(selected, "map", "map", "map_selection", {"track_ids": selected})
 
 
 guard(page)

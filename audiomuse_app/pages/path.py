@@ -5,7 +5,7 @@ import streamlit as st
 
 from audiomuse.playlists.path import find_path
 from audiomuse_app.state import guard, indexed_tracks, settings
-from audiomuse_app.widgets import create_on_server, map_figure, picker_pair, results_table, song_picker, stored_map
+from audiomuse_app.widgets import map_figure, publish_or_save, picker_pair, results_table, song_picker, stored_map
 
 
 def page():
@@ -25,8 +25,8 @@ def page():
     st.caption(f"Direct angle {path.direct_angle:.3f} rad; typical neighbour step {path.local_step:.3f} rad.")
     _plot(path.track_ids, tracks.metadata)
     results_table(path.track_ids, {t: {"step": i} for i, t in enumerate(path.track_ids)})
-    create_on_server(path.track_ids, "path", "path",
-                     default=f"{tracks.metadata[start]['title']} to {tracks.metadata[end]['title']}")
+    publish_or_save(path.track_ids, "path", "path", "path", {"start_id": start, "end_id": end},
+                    default=f"{tracks.metadata[start]['title']} to {tracks.metadata[end]['title']}", size=length)
 
 
 def _plot(ids: list[str], metadata: dict[str, dict]) -> None:

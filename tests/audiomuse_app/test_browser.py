@@ -37,6 +37,7 @@ pytestmark = [
 PAGES = [
     ("", "Catalog", "Analysed", 0, 1),
     ("playlists", "Clustering playlists", "_automatic", 0, 3),
+    ("recipes", "Recipes", "Rock radio", 0, 0),
     ("pipeline", "Pipeline", "Cannot reach Dagster", 0, 0),
     ("similar?similar_seed=roc03", "Similar songs", "songs like", 0, 1),
     ("path?path_start=roc01&path_end=amb01", "Song path", "typical neighbour step", 1, 1),
@@ -63,14 +64,22 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> Non
 
 @pytest.fixture
 def explorer(seeded_app_db, monkeypatch, tmp_path):
-    """`streamlit run` on the seeded database (plus stored clustering playlists); yields its base URL."""
+    """`streamlit run` on the seeded database (plus stored clustering playlists and two recipes, one whose
+    last refresh failed); yields its base URL."""
     from audiomuse.clustering.params import ClusteringParams
     from audiomuse.playlists import clustering as core
+    from audiomuse.recipes.model import Recipe
+    from audiomuse.recipes.store import record_failure, record_refresh, save_recipe
 
     lib = core.load_clustering_tracks(seeded_app_db)
     result = core.search_playlists(lib, ClusteringParams(runs=20, k_min=2, k_max=4, min_playlist_size=5,
                                                          top_playlists=3, batch_size=10), seed=1)
     core.store_generation(seeded_app_db, "gen-1", result, [p.name for p in result.playlists])
+    with seeded_app_db.connection() as conn:
+        radio = save_recipe(conn, Recipe("Rock radio", "similar", {"track_id": "roc03"}, owner="ann", refresh="daily"))
+        record_refresh(conn, radio.id, ["roc03", "roc04"], "pl-1")
+        road = save_recipe(conn, Recipe("Road trip", "path", {"start_id": "roc01", "end_id": "amb01"}, owner="bob"))
+        record_failure(conn, road.id, "the server refused the playlist")
     monkeypatch.setenv("AUDIOMUSE_DAGSTER_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
     port = free_port()
     log = open(tmp_path / "streamlit.log", "wb")
