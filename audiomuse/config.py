@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     media_server_url: str | None = None
     media_server_user: str | None = None
     media_server_password: SecretStr | None = None
+    media_server_user_passwords: SecretStr | None = Field(
+        default=None,
+        description="Other media-server users' passwords, 'ann:pw1,bob:pw2' (Subsonic: a recipe owned by a user "
+                    "is published as that user, which the Subsonic API allows only with that user's password).",
+    )
     media_server_token: SecretStr | None = Field(
         default=None, description="Jellyfin API token."
     )
@@ -213,6 +218,20 @@ class Settings(BaseSettings):
             else:
                 out[name] = value
         return out
+
+
+def parse_user_passwords(value: SecretStr | str | None) -> dict[str, str]:
+    """``MEDIA_SERVER_USER_PASSWORDS`` (``ann:pw1,bob:pw2``) as user -> password. Each entry is
+    split at its first ``:`` (a password may hold ``:``, not ``,``; spaces around an entry are ignored). A malformed entry raises a
+    ValueError that names its position, never its text."""
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else (value or "")
+    out: dict[str, str] = {}
+    for n, entry in enumerate((e for e in raw.split(",") if e.strip()), 1):
+        user, sep, password = entry.strip().partition(":")
+        if not sep or not user.strip() or not password:
+            raise ValueError(f"MEDIA_SERVER_USER_PASSWORDS entry {n} is not 'user:password'")
+        out[user.strip()] = password
+    return out
 
 
 def redact_url(url: str) -> str:

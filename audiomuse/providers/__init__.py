@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from audiomuse.config import Settings
+from audiomuse.config import Settings, parse_user_passwords
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError, ProviderUnavailable
 
 __all__ = ["MediaProvider", "ProviderAuthError", "ProviderError", "ProviderUnavailable", "make_provider"]
@@ -13,7 +13,8 @@ def make_provider(settings: Settings) -> MediaProvider:
 
     ``local`` reads ``music_dir`` (default: the small sample library). Server kinds need
     ``media_server_url``; Subsonic needs user + password, Jellyfin a token (or user + password),
-    Lyrion a user + password only when the server is password protected."""
+    Lyrion a user + password only when the server is password protected. Subsonic also takes other
+    users' passwords (``media_server_user_passwords``) for playlists published as those users."""
     kind = settings.media_server_type
     if kind == "local":
         from audiomuse.providers.local import LocalFolderProvider
@@ -29,7 +30,11 @@ def make_provider(settings: Settings) -> MediaProvider:
 
         if not user:
             raise ProviderError(kind, "MEDIA_SERVER_USER is not set")
-        return SubsonicProvider(user=user, password=password, **common)
+        try:
+            others = parse_user_passwords(settings.media_server_user_passwords)
+        except ValueError as exc:
+            raise ProviderError(kind, str(exc)) from None
+        return SubsonicProvider(user=user, password=password, user_passwords=others, **common)
     if kind == "jellyfin":
         from audiomuse.providers.jellyfin import JellyfinProvider
 

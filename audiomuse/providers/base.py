@@ -50,28 +50,39 @@ class MediaProvider(abc.ABC):
     def download(self, track: Track, dest_dir: Path) -> Path:
         """Write the original file of ``track`` into ``dest_dir`` and return its path."""
 
+    # Playlists. ``owner`` is a media-server user name: where the server has users (Jellyfin,
+    # Subsonic) the call acts on that user's playlists only, never another user's; ``None`` means
+    # the configured user. Servers without users (a local folder, Lyrion) ignore it.
     @abc.abstractmethod
-    def list_playlists(self) -> list[Playlist]:
-        """Playlists visible to the configured user."""
+    def list_playlists(self, owner: str | None = None) -> list[Playlist]:
+        """Playlists visible to the configured user; with ``owner``, that user's own playlists only."""
 
     @abc.abstractmethod
-    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str]) -> Playlist:
-        """Create playlist ``name`` with exactly ``track_ids``; replace its songs if it exists."""
+    def playlist_tracks(self, playlist_id: str, owner: str | None = None) -> list[str]:
+        """The track ids of one playlist, in its order (read as ``owner`` where the server has users).
+        A playlist that does not exist is a :class:`ProviderError` naming the server."""
 
     @abc.abstractmethod
-    def delete_playlist(self, playlist_id: str) -> None:
-        """Delete one playlist."""
+    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str], owner: str | None = None) -> Playlist:
+        """Create playlist ``name`` with exactly ``track_ids``; replace its songs if it exists.
+        With ``owner``, the playlist is ``owner``'s (created as or for that user)."""
+
+    @abc.abstractmethod
+    def delete_playlist(self, playlist_id: str, owner: str | None = None) -> None:
+        """Delete one playlist (as ``owner`` where the server has users)."""
 
     @abc.abstractmethod
     def top_played(self, limit: int = 100, user: str | None = None) -> list[PlayedTrack]:
         """A user's most played tracks with their last-played time, most played first."""
 
-    def delete_playlists_by_suffix(self, suffix: str, keep: Sequence[str] = ()) -> list[str]:
-        """Delete every playlist whose name ends with ``suffix`` except names in ``keep``."""
+    def delete_playlists_by_suffix(self, suffix: str, keep: Sequence[str] = (),
+                                   owner: str | None = None) -> list[str]:
+        """Delete every playlist whose name ends with ``suffix`` except names in ``keep``; with
+        ``owner``, only among that user's own playlists (another user's are never touched)."""
         deleted = []
-        for playlist in self.list_playlists():
+        for playlist in self.list_playlists(owner=owner):
             if playlist.name.endswith(suffix) and playlist.name not in keep:
-                self.delete_playlist(playlist.id)
+                self.delete_playlist(playlist.id, owner=owner)
                 deleted.append(playlist.name)
         return deleted
 

@@ -10,6 +10,11 @@ appear in a message, log record or repr.
 Endpoints (Jellyfin's OpenAPI): ``/Users/{userId}/Items`` (albums, tracks, playlists, play counts
 via ``SortBy=PlayCount`` with ``UserData``), ``/Items/{id}/Download`` (the original file),
 ``POST /Playlists``, ``GET|POST|DELETE /Playlists/{id}/Items``, ``DELETE /Items/{id}``.
+
+Per-user playlists: with ``owner`` (a user name, looked up through ``/Users``, or a user id) a
+playlist is created with the owner's ``UserId``, listed from ``/Users/{ownerId}/Items`` and read
+and changed with ``UserId=<ownerId>``: one user's recipe never sees or replaces another user's
+playlist of the same name. (An API key may act for any user; a user's own token only for itself.)
 """
 
 from __future__ import annotations
@@ -177,29 +182,54 @@ class JellyfinProvider(MediaProvider):
                                              f"HTTP {response.status_code}")
 
     # Playlists ----------------------------------------------------------------------------------
-    def list_playlists(self) -> list[Playlist]:
-        items = self._items(self.user_id, 0, IncludeItemTypes="Playlist", Recursive="true", SortBy="SortName")
+    def _owner_id(self, owner: str | None) -> str:
+        return self.user_id if not owner or owner == self.user else self._resolve(owner)
+
+    def list_playlists(self, owner: str | None = None) -> list[Playlist]:
+        """The playlists of the configured user, or of ``owner``."""
+        items = self._items(self._owner_id(owner), 0, IncludeItemTypes="Playlist", Recursive="true",
+                            SortBy="SortName")
         return [Playlist(p["Id"], p.get("Name") or "") for p in items]
 
-    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str]) -> Playlist:
+    def _entries(self, playlist_id: str, user_id: str) -> list[dict]:
+        """``GET /Playlists/{id}/Items``, paged with StartIndex/Limit, in playlist order."""
+        entries: list[dict] = []
+        while True:
+            try:
+                page = self._get(f"/Playlists/{playlist_id}/Items", UserId=user_id, StartIndex=len(entries),
+                                 Limit=self.page_size).get("Items") or []
+            except ProviderError as exc:
+                if str(exc).endswith(": not found"):
+                    raise ProviderError(self.http.label, f"no playlist with id {playlist_id}") from None
+                raise
+            entries += page
+            if len(page) < self.page_size:
+                return entries
+
+    def playlist_tracks(self, playlist_id: str, owner: str | None = None) -> list[str]:
+        """The item ids of the playlist's entries, in order (read with ``owner``'s UserId)."""
+        return [e["Id"] for e in self._entries(playlist_id, self._owner_id(owner)) if e.get("Id")]
+
+    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str], owner: str | None = None) -> Playlist:
+        """Among the configured user's (or ``owner``'s) playlists; a new one gets that ``UserId``."""
         ids = [str(t) for t in track_ids]
-        existing = next((p for p in self.list_playlists() if p.name == name), None)
+        user_id = self._owner_id(owner)
+        existing = next((p for p in self.list_playlists(owner) if p.name == name), None)
         if existing is None:
-            created = self._json("POST", "/Playlists", json={"Name": name, "Ids": ids, "UserId": self.user_id,
+            created = self._json("POST", "/Playlists", json={"Name": name, "Ids": ids, "UserId": user_id,
                                                              "MediaType": "Audio"})
             if not created.get("Id"):
                 raise ProviderError(self.http.label, f"creating playlist '{name}' answered no id")
             return Playlist(created["Id"], name)
         # Replace in place: remove every entry (by its PlaylistItemId), then add the new songs
-        entries = self._get(f"/Playlists/{existing.id}/Items", UserId=self.user_id).get("Items") or []
-        entry_ids = [e["PlaylistItemId"] for e in entries if e.get("PlaylistItemId")]
+        entry_ids = [e["PlaylistItemId"] for e in self._entries(existing.id, user_id) if e.get("PlaylistItemId")]
         for chunk in _chunks(entry_ids, ID_CHUNK):
             self._json("DELETE", f"/Playlists/{existing.id}/Items", params={"EntryIds": ",".join(chunk)})
         for chunk in _chunks(ids, ID_CHUNK):
-            self._json("POST", f"/Playlists/{existing.id}/Items", params={"Ids": ",".join(chunk), "UserId": self.user_id})
+            self._json("POST", f"/Playlists/{existing.id}/Items", params={"Ids": ",".join(chunk), "UserId": user_id})
         return existing
 
-    def delete_playlist(self, playlist_id: str) -> None:
+    def delete_playlist(self, playlist_id: str, owner: str | None = None) -> None:
         self._json("DELETE", f"/Items/{playlist_id}")
 
     # History ------------------------------------------------------------------------------------

@@ -17,7 +17,10 @@ The default provider: no media server needed.
 * The scan is cached per instance; :meth:`LocalFolderProvider.refresh` re-reads only files whose
   size or mtime changed.
 * Playlists are ``<name>.m3u8`` files (``#EXTM3U``/``#EXTINF``, paths relative to the playlist) in
-  ``<music>/playlists`` (or ``playlist_dir``), replaced atomically.
+  ``<music>/playlists`` (or ``playlist_dir``), replaced atomically; a playlist's id is its file name.
+  :meth:`LocalFolderProvider.playlist_tracks` reads one back: each path line (relative to the
+  playlist, absolute, or a ``file://`` URL) names a file of the music folder, whose id is the hash
+  of its relative path, as the scan names tracks. A folder has no users: ``owner`` is ignored.
 * Listening history: a plain folder has none, unless an Audioscrobbler log (``.scrobbler.log``,
   written by Rockbox and many players) lies in the music folder; otherwise :meth:`top_played` is ``[]``.
 """
@@ -32,6 +35,7 @@ import shutil
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from audiomuse.media import Album, PlayedTrack, Playlist, Track
 from audiomuse.providers.base import MediaProvider, ProviderError
@@ -143,14 +147,16 @@ class LocalFolderProvider(MediaProvider):
             raise ProviderError("local folder", f"cannot read {source.name}: {exc.strerror}") from None
         return target
 
-    def list_playlists(self) -> list[Playlist]:
+    def list_playlists(self, owner: str | None = None) -> list[Playlist]:
+        """Every ``.m3u8`` of the playlist folder (a folder has no users: ``owner`` is ignored)."""
         if not self.playlist_dir.is_dir():
             return []
         return [Playlist(p.name, _playlist_name(p)) for p in sorted(self.playlist_dir.glob("*.m3u8"))]
 
-    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str]) -> Playlist:
+    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str], owner: str | None = None) -> Playlist:
         """Write ``<name>.m3u8``: ``#EXTM3U``, ``#PLAYLIST:<name>``, then per track ``#EXTINF:<seconds>,
-        <artist> - <title>`` and its path relative to the playlist (``/`` separators)."""
+        <artist> - <title>`` and its path relative to the playlist (``/`` separators). A folder has
+        no users: ``owner`` is ignored."""
         paths = [self.path_of(tid) for tid in track_ids]  # unknown ids fail before anything is written
         by_id = {t.id: t for tracks in self._tracks_all() for t in tracks}
         self.playlist_dir.mkdir(parents=True, exist_ok=True)
@@ -170,10 +176,53 @@ class LocalFolderProvider(MediaProvider):
             tmp.unlink(missing_ok=True)
         return Playlist(file.name, name)
 
-    def delete_playlist(self, playlist_id: str) -> None:
+    def _playlist_file(self, playlist_id: str) -> Path:
         if Path(playlist_id).name != playlist_id or not playlist_id.endswith(".m3u8"):
             raise ProviderError("local folder", f"not a playlist id: {playlist_id!r}")
-        (self.playlist_dir / playlist_id).unlink(missing_ok=True)
+        return self.playlist_dir / playlist_id
+
+    def delete_playlist(self, playlist_id: str, owner: str | None = None) -> None:
+        self._playlist_file(playlist_id).unlink(missing_ok=True)
+
+    def playlist_tracks(self, playlist_id: str, owner: str | None = None) -> list[str]:
+        """The track ids of ``<playlist_id>`` (a ``.m3u8`` file name), in its order. A line naming
+        no file of the music folder (moved, deleted, outside it) is skipped with a warning. A folder
+        has no users: ``owner`` is ignored."""
+        file = self._playlist_file(playlist_id)
+        try:
+            text = file.read_text(encoding="utf-8-sig", errors="replace")
+        except FileNotFoundError:
+            raise ProviderError("local folder", f"no playlist {playlist_id!r} in {self.playlist_dir}") from None
+        except OSError as exc:
+            raise ProviderError("local folder", f"cannot read playlist {playlist_id!r}: {exc.strerror}") from None
+        self._scan()
+        ids = []
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            track_id = self._track_id_of(line)
+            if track_id is None:
+                log.warning("%s: %r is not a track of %s, skipped", file.name, line, self.root)
+            else:
+                ids.append(track_id)
+        return ids
+
+    def _track_id_of(self, entry: str) -> str | None:
+        """The id of the music file a playlist line names, as :meth:`refresh` names it."""
+        if entry.lower().startswith("file://"):
+            entry = unquote(urlsplit(entry).path)
+        path = Path(entry.replace("\\", "/"))
+        path = path if path.is_absolute() else self.playlist_dir / path
+        try:
+            rel = Path(os.path.normpath(path)).relative_to(self.root)
+        except ValueError:
+            try:
+                rel = path.resolve().relative_to(self.root)
+            except (OSError, ValueError):
+                return None
+        track_id = short_id(rel.as_posix())
+        return track_id if track_id in self._paths else None
 
     def top_played(self, limit: int = 100, user: str | None = None) -> list[PlayedTrack]:
         """From ``.scrobbler.log`` in the music folder; no log, no history."""

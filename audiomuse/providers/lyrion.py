@@ -16,7 +16,8 @@
   A playlist is replaced in place: its entries are deleted, then the new tracks added, so its id
   stays the same.
 
-Lyrion has no user accounts; a server with password protection uses HTTP Basic auth (user and
+Lyrion has no user accounts, so the ``owner`` of the playlist calls is ignored (every playlist is
+everyone's); a server with password protection uses HTTP Basic auth (user and
 password from the settings). Play counts live in the server's private database (and plugins such
 as "Alternative Play Count"), not in any documented CLI query: :meth:`top_played` returns ``[]``.
 """
@@ -78,10 +79,11 @@ class LyrionProvider(MediaProvider):
             raise ProviderError(self.http.label, f"'{what}' failed: {self.http.redact(str(body['error']))}")
         return body.get("result") or {}
 
-    def _loop(self, loop_name: str, *command, limit: int = 0) -> list[dict]:
-        """``<command> <start> <n> ...`` paged until a short page (``limit`` 0 = all)."""
+    def _loop(self, loop_name: str, *command, limit: int = 0, words: int = 1) -> list[dict]:
+        """``<command> <start> <n> ...`` paged until a short page (``limit`` 0 = all); the command
+        is its first ``words`` words (``playlists tracks <start> <n> ...``: 2)."""
         items: list[dict] = []
-        head, tail = command[:1], command[1:]
+        head, tail = command[:words], command[words:]
         while True:
             size = self.page_size if not limit else min(self.page_size, limit - len(items))
             result = self.request(*head, len(items), size, *tail)
@@ -148,7 +150,8 @@ class LyrionProvider(MediaProvider):
                                              f"HTTP {response.status_code}")
 
     # Playlists ----------------------------------------------------------------------------------
-    def list_playlists(self) -> list[Playlist]:
+    def list_playlists(self, owner: str | None = None) -> list[Playlist]:
+        """Every playlist (Lyrion has no users: ``owner`` is ignored)."""
         return [Playlist(str(p["id"]), p.get("playlist") or "") for p in self._loop("playlists_loop", "playlists")]
 
     def _track_url(self, track_id: str) -> str:
@@ -159,7 +162,27 @@ class LyrionProvider(MediaProvider):
             self._urls[track_id] = loop[0]["url"]
         return self._urls[track_id]
 
-    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str]) -> Playlist:
+    def playlist_tracks(self, playlist_id: str, owner: str | None = None) -> list[str]:
+        """``playlists tracks <start> <n> playlist_id: tags:u``: the track ids in playlist order
+        (Lyrion has no users: ``owner`` is ignored). An entry without a database id (a remote URL)
+        is skipped. The server answers an unknown id like an empty playlist, so an empty answer is
+        checked against the playlist listing."""
+        loop = self._loop("playlisttracks_loop", "playlists", "tracks", f"playlist_id:{playlist_id}", "tags:u",
+                          words=2)
+        if not loop and all(p.id != str(playlist_id) for p in self.list_playlists()):
+            raise ProviderError(self.http.label, f"no playlist with id {playlist_id}")
+        ids = []
+        for entry in loop:
+            if entry.get("id") is None:
+                continue
+            track_id = str(entry["id"])
+            if entry.get("url"):
+                self._urls.setdefault(track_id, entry["url"])
+            ids.append(track_id)
+        return ids
+
+    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str], owner: str | None = None) -> Playlist:
+        """Lyrion has no users: ``owner`` is ignored."""
         urls = [self._track_url(str(t)) for t in track_ids]  # fail before touching the playlist
         existing = next((p for p in self.list_playlists() if p.name == name), None)
         if existing is not None:
@@ -178,7 +201,7 @@ class LyrionProvider(MediaProvider):
             self.request("playlists", "edit", "cmd:add", f"playlist_id:{playlist_id}", f"url:{url}")
         return Playlist(playlist_id, name)
 
-    def delete_playlist(self, playlist_id: str) -> None:
+    def delete_playlist(self, playlist_id: str, owner: str | None = None) -> None:
         self.request("playlists", "delete", f"playlist_id:{playlist_id}")
 
     def top_played(self, limit: int = 100, user: str | None = None) -> list[PlayedTrack]:

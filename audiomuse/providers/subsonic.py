@@ -9,6 +9,14 @@ missing": it only knows ``p``); then the hex-encoded password (``p=enc:<hex>``) 
 of the instance's life. Error 40 (or 41 once on passwords) means wrong credentials:
 :class:`ProviderAuthError`. Passwords, tokens, salts and the ``enc:`` hex only ever travel in query
 parameters, never in messages, log records or reprs.
+
+Per-user playlists: the Subsonic API creates, changes and deletes playlists for the authenticated
+user only, so acting as another user (``owner``) needs that user's own password
+(``MEDIA_SERVER_USER_PASSWORDS``, ``ann:pw1,bob:pw2``): an owner-scoped call opens a second
+connection signed in as the owner, and without the owner's password it fails with a
+:class:`ProviderError` saying what to configure; it never falls back to the configured account.
+Owner-scoped listings keep only the playlists whose ``owner`` field is that user (``getPlaylists``
+also lists other users' public playlists).
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import hashlib
 import logging
 import mimetypes
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,9 +57,14 @@ class SubsonicProvider(MediaProvider):
     kind = "subsonic"
 
     def __init__(self, url: str, user: str, password: str, *, timeout: float = 30.0, retries: int = 3,
-                 backoff: float = 0.5, page_size: int = PAGE):
+                 backoff: float = 0.5, page_size: int = PAGE, user_passwords: Mapping[str, str] | None = None):
+        """``user_passwords``: other users' passwords (user name -> password), for owner-scoped
+        playlist calls made as that user."""
+        self._user_passwords = dict(user_passwords or {})
         self.http = HttpClient("Subsonic", url, timeout=timeout, retries=retries, backoff=backoff,
-                               secrets=[password])
+                               secrets=[password, *self._user_passwords.values()])
+        self._connection = dict(url=url, timeout=timeout, retries=retries, backoff=backoff, page_size=page_size)
+        self._as_users: dict[str, SubsonicProvider] = {}
         self.user = user
         self._password = password
         self.page_size = max(1, min(PAGE, page_size))
@@ -191,18 +204,59 @@ class SubsonicProvider(MediaProvider):
         raise ProviderError(self.http.label, f"cannot download '{track.title}' (id {track.id}): " + "; ".join(errors))
 
     # Playlists ----------------------------------------------------------------------------------
-    def list_playlists(self) -> list[Playlist]:
+    def as_user(self, owner: str | None) -> SubsonicProvider:
+        """The connection signed in as ``owner``: this one for ``None`` or the configured user, else
+        one opened with the owner's password from ``MEDIA_SERVER_USER_PASSWORDS``."""
+        if owner is None or owner == self.user:
+            return self
+        if owner not in self._as_users:
+            password = self._user_passwords.get(owner)
+            if not password:
+                raise ProviderError(self.http.label, f"acting as user '{owner}' needs that user's password: the "
+                                                     "Subsonic API changes playlists of the signed-in user only; add "
+                                                     f"'{owner}:<password>' to MEDIA_SERVER_USER_PASSWORDS")
+            self._as_users[owner] = SubsonicProvider(password=password, user=owner, **self._connection)
+        return self._as_users[owner]
+
+    def _listing(self) -> list[Playlist]:
         body = self.call("getPlaylists")
         items = (body.get("playlists") or {}).get("playlist") or []
         self._owners = {str(p["id"]): p.get("owner") or "" for p in items}
         return [Playlist(str(p["id"]), p.get("name") or "") for p in items]
 
+    def list_playlists(self, owner: str | None = None) -> list[Playlist]:
+        """Playlists the configured user sees (its own and other users' public ones); with
+        ``owner``, read as that user and only those whose ``owner`` field is that user."""
+        if owner is None:
+            return self._listing()
+        conn = self.as_user(owner)
+        return [p for p in conn._listing() if conn._owners.get(p.id) == owner]
+
     def _own_playlists(self) -> list[Playlist]:
         """Playlists this user may change (``getPlaylists`` also lists other users' public ones)."""
-        playlists = self.list_playlists()
+        playlists = self._listing()
         return [p for p in playlists if self._owners.get(p.id) in ("", self.user)]
 
-    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str]) -> Playlist:
+    def playlist_tracks(self, playlist_id: str, owner: str | None = None) -> list[str]:
+        """``getPlaylist``: the song ids of its entries, in order (read as ``owner``)."""
+        conn = self.as_user(owner)
+        try:
+            body = conn.call("getPlaylist", {"id": playlist_id})
+        except ProviderAuthError:
+            raise
+        except ProviderError as exc:
+            # error 70; supysonic answers a malformed id with error 0 "badly formed ... UUID string"
+            if any(w in str(exc).lower() for w in ("not found", "uuid", "invalid id")):
+                raise ProviderError(self.http.label, f"no playlist with id {playlist_id} "
+                                                     f"(for user '{conn.user}')") from None
+            raise
+        return [str(e["id"]) for e in (body.get("playlist") or {}).get("entry") or [] if e.get("id") is not None]
+
+    def create_or_replace_playlist(self, name: str, track_ids: Sequence[str], owner: str | None = None) -> Playlist:
+        """Create or replace ``name`` among the user's own playlists; with ``owner``, as that user."""
+        conn = self.as_user(owner)
+        if conn is not self:
+            return conn.create_or_replace_playlist(name, track_ids)
         existing = next((p for p in self._own_playlists() if p.name == name), None)
         songs = [("songId", str(tid)) for tid in track_ids]
         if existing:
@@ -219,15 +273,19 @@ class SubsonicProvider(MediaProvider):
             raise ProviderError(self.http.label, f"createPlaylist '{name}' succeeded but the playlist is not listed")
         return matches[-1]
 
-    def delete_playlist(self, playlist_id: str) -> None:
-        self.call("deletePlaylist", {"id": playlist_id})
+    def delete_playlist(self, playlist_id: str, owner: str | None = None) -> None:
+        self.as_user(owner).call("deletePlaylist", {"id": playlist_id})
 
-    def delete_playlists_by_suffix(self, suffix: str, keep: Sequence[str] = ()) -> list[str]:
-        """Only this user's playlists: other users' public ones are listed but not ours to delete."""
+    def delete_playlists_by_suffix(self, suffix: str, keep: Sequence[str] = (),
+                                   owner: str | None = None) -> list[str]:
+        """Only this user's playlists: other users' public ones are listed but not ours to delete.
+        With ``owner``: only the playlists whose ``owner`` field is that user, deleted as that user."""
+        conn = self.as_user(owner)
+        mine = conn._own_playlists() if owner is None else self.list_playlists(owner)
         deleted = []
-        for playlist in self._own_playlists():
+        for playlist in mine:
             if playlist.name.endswith(suffix) and playlist.name not in keep:
-                self.delete_playlist(playlist.id)
+                conn.delete_playlist(playlist.id)
                 deleted.append(playlist.name)
         return deleted
 
@@ -269,6 +327,9 @@ class SubsonicProvider(MediaProvider):
         return ranked[:limit]
 
     def close(self) -> None:
+        for conn in self._as_users.values():
+            conn.close()
+        self._as_users.clear()
         self.http.close()
 
 

@@ -26,6 +26,11 @@ RECIPE_SUFFIX = "_recipe"  # the server playlist's name ends with it (daily mixe
 #   daily_mix:     {"user", "fresh_share"} (history with recency decay, plus songs not played recently)
 
 
+class RecipeError(ValueError):
+    """A recipe cannot be built from what the library holds now (e.g. none of its songs analysed);
+    the message says why, for the user."""
+
+
 @dataclass(frozen=True)
 class Recipe:
     """One saved recipe. ``track_ids`` and ``provider_id`` are its last good version."""

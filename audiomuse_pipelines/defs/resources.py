@@ -61,6 +61,9 @@ class MediaServerResource(dg.ConfigurableResource):
     """MEDIA_SERVER_PASSWORD (a secret: give it as an EnvVar)."""
     token: str | None = None
     """MEDIA_SERVER_TOKEN, Jellyfin's API token (a secret: give it as an EnvVar)."""
+    user_passwords: str | None = None
+    """MEDIA_SERVER_USER_PASSWORDS, other users' passwords ``ann:pw1,bob:pw2`` (Subsonic: playlists
+    published as their owner; a secret: give it as an EnvVar)."""
     music_dir: str | None = None
     """MUSIC_DIR, the local provider's folder."""
     timeout_seconds: float | None = None
@@ -72,6 +75,7 @@ class MediaServerResource(dg.ConfigurableResource):
         return _settings_with({
             "media_server_type": self.type, "media_server_url": self.url, "media_server_user": self.user,
             "media_server_password": self.password, "media_server_token": self.token,
+            "media_server_user_passwords": self.user_passwords,
             "music_dir": _path(self.music_dir), "http_timeout": self.timeout_seconds, "http_retries": self.retries,
         })
 
@@ -201,6 +205,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         "media_server": MediaServerResource(
             type=settings.media_server_type, url=settings.media_server_url, user=settings.media_server_user,
             password=_secret("MEDIA_SERVER_PASSWORD"), token=_secret("MEDIA_SERVER_TOKEN"),
+            user_passwords=_secret("MEDIA_SERVER_USER_PASSWORDS"),
             music_dir=str(settings.music_dir or settings.sample_library_small),
             timeout_seconds=settings.http_timeout, retries=settings.http_retries,
         ),

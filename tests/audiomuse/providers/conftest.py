@@ -28,6 +28,8 @@ from tests.signals import click_track, noise, tone, write_wav
 
 
 USER, PASSWORD = "alice", "wonder-land-42"
+#: a second (non-admin) user of every supysonic, for the per-user playlist tests
+BOB, BOB_PASSWORD = "bob", "builder-of-77"
 SMALL = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser() / "sample-library-small"
 BIN = Path(sys.executable).parent
 
@@ -89,8 +91,10 @@ def small_library() -> Path:
 
 
 @contextlib.contextmanager
-def supysonic_server(music: Path, workdir: Path, user: str = USER, password: str = PASSWORD):
-    """Yields the base URL of a running supysonic serving ``music`` for ``user``."""
+def supysonic_server(music: Path, workdir: Path, user: str = USER, password: str = PASSWORD,
+                     others: dict[str, str] | None = None):
+    """Yields the base URL of a running supysonic serving ``music`` for ``user`` (and the
+    ``others`` users, default :data:`BOB`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "supysonic.conf").write_text(
         f"[base]\ndatabase_uri = sqlite:///{workdir}/supysonic.db\n"
@@ -108,6 +112,8 @@ def supysonic_server(music: Path, workdir: Path, user: str = USER, password: str
         return done.stdout
 
     cli("user", "add", user, "-p", password)
+    for other, other_password in ({BOB: BOB_PASSWORD} if others is None else others).items():
+        cli("user", "add", other, "-p", other_password)
     cli("folder", "add", "music", str(music))
     cli("folder", "scan", "--foreground", "music")
     port = free_port()

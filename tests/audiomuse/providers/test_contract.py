@@ -1,17 +1,22 @@
 """The same behaviours for every HTTP provider, each against a contract fake of its documented API
 (Subsonic shaped like Navidrome, Jellyfin, Lyrion): catalog order and paging, tracks, byte-exact
 downloads, playlists replaced in place, credentials errors, retries, and no secret in any message,
-repr or log record."""
+repr or log record. Reading a playlist back in order runs against every provider: the fakes, the
+local folder and a real supysonic."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
 
-from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderUnavailable
+from audiomuse.config import Settings, parse_user_passwords
+from audiomuse.providers import make_provider
+from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError, ProviderUnavailable
+from audiomuse.providers.local import LocalFolderProvider
 from audiomuse.providers.jellyfin import JellyfinProvider
 from audiomuse.providers.lyrion import LyrionProvider
 from audiomuse.providers.subsonic import SubsonicProvider
@@ -48,20 +53,44 @@ class Case:
         return self.fake.playlist_tracks(name)
 
 
-@pytest.fixture(params=KINDS)
-def case(request):
+@contextlib.contextmanager
+def fake_case(kind: str):
     library = sample_library()
-    if request.param == "subsonic":
+    if kind == "subsonic":
         fake = SubsonicFake(USER, SECRET, library)
-    elif request.param == "jellyfin":
+    elif kind == "jellyfin":
         fake = JellyfinFake(SECRET, library)
     else:
         fake = LyrionFake(library, user=USER, password=SECRET)
     with fake:
-        c = Case(request.param, fake, None)
+        c = Case(kind, fake, None)
         c.provider = c.make()
         yield c
         c.provider.close()
+
+
+@pytest.fixture(params=KINDS)
+def case(request):
+    with fake_case(request.param) as c:
+        yield c
+
+
+@pytest.fixture(params=[*KINDS, "local", pytest.param("supysonic", marks=pytest.mark.slow)])
+def any_provider(request, tmp_path):
+    """Every provider: the three fakes, the local folder (generated music) and a real supysonic."""
+    if request.param in KINDS:
+        with fake_case(request.param) as c:
+            yield c.provider
+        return
+    if request.param == "local":
+        provider = LocalFolderProvider(request.getfixturevalue("generated_music"), playlist_dir=tmp_path / "lists")
+    else:
+        from tests.audiomuse.providers.conftest import PASSWORD as SUPY_PASSWORD, USER as SUPY_USER
+
+        url, _ = request.getfixturevalue("supysonic_generated")
+        provider = SubsonicProvider(url, SUPY_USER, SUPY_PASSWORD, retries=1)
+    with provider:
+        yield provider
 
 
 def _album(p: MediaProvider, name: str):
@@ -182,3 +211,57 @@ def test_no_secret_in_any_log_record_of_a_whole_session(case, caplog, tmp_path):
     for secret in [SECRET, SECRET.encode().hex(), *sent]:
         assert secret not in caplog.text
     assert repr(p).count(SECRET) == 0
+
+
+def test_playlist_tracks_read_back_in_order(any_provider):
+    p = any_provider
+    ids = [t.id for a in p.newest_albums() for t in p.album_tracks(a.id)]
+    assert len(ids) >= 5
+    order = [ids[3], ids[0], ids[4], ids[1]]  # across albums, not in catalog order
+    created = p.create_or_replace_playlist("Order_recipe", order)
+    try:
+        assert p.playlist_tracks(created.id) == order
+        listed = next(pl for pl in p.list_playlists() if pl.name == "Order_recipe")
+        assert p.playlist_tracks(listed.id) == order
+        shorter = [ids[4], ids[2], ids[0]]
+        assert p.create_or_replace_playlist("Order_recipe", shorter).id == created.id
+        assert p.playlist_tracks(created.id) == shorter
+        assert p.create_or_replace_playlist("Order_recipe", []).id == created.id
+        assert p.playlist_tracks(created.id) == []
+    finally:
+        p.delete_playlist(created.id)
+    with pytest.raises(ProviderError) as err:
+        p.playlist_tracks(created.id)
+    assert err.value.server and str(err.value).startswith(err.value.server)
+    assert "no playlist" in str(err.value) and created.id in str(err.value)
+
+
+def test_owner_is_ignored_by_servers_without_users(tmp_path, generated_music):
+    with fake_case("lyrion") as c:
+        made = c.provider.create_or_replace_playlist("Mine_recipe", ["a1", "b2"], owner="bob")
+        assert [pl.id for pl in c.provider.list_playlists(owner="ann")] == [made.id]
+        assert c.provider.playlist_tracks(made.id, owner="ann") == ["a1", "b2"]
+        assert c.provider.delete_playlists_by_suffix("_recipe", owner="ann") == ["Mine_recipe"]
+    local = LocalFolderProvider(generated_music, playlist_dir=tmp_path)
+    ids = [t.id for a in local.newest_albums() for t in local.album_tracks(a.id)][:2]
+    made = local.create_or_replace_playlist("Mine_recipe", ids, owner="bob")
+    assert local.playlist_tracks(made.id, owner="ann") == ids
+    assert local.delete_playlists_by_suffix("_recipe", owner="ann") == ["Mine_recipe"]
+
+
+def test_user_passwords_setting_is_parsed_and_never_echoed():
+    assert parse_user_passwords(None) == {}
+    assert parse_user_passwords(" ann:pw1, bob:p:w2 ,") == {"ann": "pw1", "bob": "p:w2"}
+    with pytest.raises(ValueError, match="entry 2 is not 'user:password'") as err:
+        parse_user_passwords("ann:pw1,hunter2")
+    assert "hunter2" not in str(err.value)
+    settings = Settings(media_server_type="subsonic", media_server_url="http://127.0.0.1:9", media_server_user="alice",
+                        media_server_password="pw", media_server_user_passwords="ann:pw1,bob:pw2")
+    assert "pw1" not in repr(settings) and "pw1" not in str(settings.public_dict())
+    provider = make_provider(settings)
+    assert provider._user_passwords == {"ann": "pw1", "bob": "pw2"} and "pw1" not in repr(provider)
+    bad = settings.model_copy(update={"media_server_user_passwords": Settings(
+        media_server_user_passwords="oops-secret").media_server_user_passwords})
+    with pytest.raises(ProviderError, match="entry 1") as err:
+        make_provider(bad)
+    assert "oops-secret" not in str(err.value)

@@ -208,3 +208,28 @@ def test_wav_id3_tags_are_read(tmp_path):
     (album,) = p.newest_albums()
     (t,) = p.album_tracks(album.id)
     assert (album.name, album.artist, t.title, t.track_number) == ("Wave Album", "Wave Artist", "Wave Title", 4)
+
+
+def test_playlist_tracks_maps_m3u8_lines_back_to_track_ids(music, caplog):
+    """What the provider writes reads back in order; a hand-made playlist with absolute paths,
+    file:// URLs and Windows separators maps to the same ids; lines naming no music file are skipped."""
+    p = LocalFolderProvider(music)
+    albums = _by_name(p)
+    first, second = p.album_tracks(albums["First Light"].id), p.album_tracks(albums["Second Wind"].id)
+    order = [second[2].id, first[0].id, second[0].id]
+    assert p.playlist_tracks(p.create_or_replace_playlist("Order", order).id) == order
+    (music / "playlists" / "hand.m3u8").write_text(
+        "\ufeff#EXTM3U\n"
+        f"{music / 'Beta Group/Second Wind/02 - Breeze.wav'}\n"
+        "\n# a comment\n"
+        "..\\Alpha Band\\First Light\\02 - Noon.flac\n"
+        f"file://{(music / 'Gamma/Third Time/01 - Tick.flac').as_posix().replace(' ', '%20')}\n"
+        "../Gone/Missing/01 - Nothing.flac\n/elsewhere/not-music.flac\n", encoding="utf-8")
+    gamma = p.album_tracks(albums["Third Time"].id)
+    with caplog.at_level(logging.WARNING):
+        assert p.playlist_tracks("hand.m3u8") == [second[1].id, first[1].id, gamma[0].id]
+    assert caplog.text.count("is not a track of") == 2
+    with pytest.raises(ProviderError, match="local folder: no playlist 'nope.m3u8'"):
+        p.playlist_tracks("nope.m3u8")
+    with pytest.raises(ProviderError, match="not a playlist id"):
+        p.playlist_tracks("../secrets.m3u8")

@@ -10,7 +10,7 @@ import pytest
 from audiomuse.providers.base import ProviderAuthError, ProviderError, ProviderUnavailable
 from audiomuse.providers.subsonic import SubsonicProvider
 from tests.audiomuse.providers.conftest import (
-    AGE_DAYS, GENERATED, PASSWORD, USER, supysonic_server, tags_of, write_tagged,
+    AGE_DAYS, BOB, BOB_PASSWORD, GENERATED, PASSWORD, USER, supysonic_server, tags_of, write_tagged,
 )
 from tests.servers import free_port
 
@@ -327,3 +327,67 @@ def test_the_catalog_stores_and_refills_the_server_fields(request, library, db):
     finally:
         sonic.close()
         p.close()
+
+
+# Per-user playlists ------------------------------------------------------------------------------
+@pytest.fixture
+def two_users(supysonic_generated):
+    """alice's provider that may act as bob (his password configured), and the generated track ids;
+    every "_recipe" playlist of either user is removed afterwards."""
+    url, _ = supysonic_generated
+    p = SubsonicProvider(url, USER, PASSWORD, retries=1, user_passwords={BOB: BOB_PASSWORD})
+    ids = [t.id for a in p.newest_albums() for t in p.album_tracks(a.id)]
+    yield p, ids
+    for owner in (USER, BOB):
+        p.delete_playlists_by_suffix("_recipe", owner=owner)
+    p.close()
+
+
+def test_playlists_of_two_users_with_the_same_name_stay_apart(two_users):
+    p, ids = two_users
+    ann = p.create_or_replace_playlist("Mix_recipe", ids[:2], owner=USER)
+    bob = p.create_or_replace_playlist("Mix_recipe", ids[2:4], owner=BOB)
+    assert ann.id != bob.id
+    # bob's is public: alice's plain listing shows it (supysonic names it "[bob] Mix_recipe"), her
+    # owner-scoped listing does not
+    p.as_user(BOB).call("updatePlaylist", {"playlistId": bob.id, "public": "true"})
+    assert {ann.id, bob.id} <= {pl.id for pl in p.list_playlists()}
+    assert [pl.id for pl in p.list_playlists(owner=USER) if pl.name == "Mix_recipe"] == [ann.id]
+    assert [pl.id for pl in p.list_playlists(owner=BOB) if pl.name == "Mix_recipe"] == [bob.id]
+    # replacing alice's keeps bob's
+    assert p.create_or_replace_playlist("Mix_recipe", ids[4:5], owner=USER).id == ann.id
+    assert p.playlist_tracks(ann.id, owner=USER) == ids[4:5]
+    assert p.playlist_tracks(bob.id, owner=BOB) == ids[2:4]
+    # so does the configured user's own call without an owner (alice is the configured user)
+    assert p.create_or_replace_playlist("Mix_recipe", ids[:1]).id == ann.id
+    assert p.playlist_tracks(bob.id, owner=BOB) == ids[2:4]
+    # deleting by suffix as alice leaves bob's
+    p.create_or_replace_playlist("Keep_recipe", ids[:1], owner=BOB)
+    assert p.delete_playlists_by_suffix("_recipe", owner=USER) == ["Mix_recipe"]
+    assert sorted(pl.name for pl in p.list_playlists(owner=BOB)) == ["Keep_recipe", "Mix_recipe"]
+    assert p.list_playlists(owner=USER) == []
+    assert p.delete_playlists_by_suffix("_recipe", keep=["Keep_recipe"], owner=BOB) == ["Mix_recipe"]
+    assert [pl.name for pl in p.list_playlists(owner=BOB)] == ["Keep_recipe"]
+
+
+def test_acting_as_a_user_without_credentials_is_a_clear_error(two_users, caplog):
+    p, ids = two_users
+    lone = SubsonicProvider(p.http.base_url, USER, PASSWORD, retries=1)  # no other user's password
+    bob = p.create_or_replace_playlist("Bobs_recipe", ids[:2], owner=BOB)
+    calls = [lambda: lone.create_or_replace_playlist("X_recipe", ids[:1], owner=BOB),
+             lambda: lone.list_playlists(owner=BOB), lambda: lone.playlist_tracks(bob.id, owner=BOB),
+             lambda: lone.delete_playlists_by_suffix("_recipe", owner=BOB), lambda: lone.delete_playlist(bob.id, owner=BOB)]
+    with caplog.at_level(logging.DEBUG):
+        for call in calls:
+            with pytest.raises(ProviderError, match="acting as user 'bob' needs that user's password") as err:
+                call()
+            assert "MEDIA_SERVER_USER_PASSWORDS" in str(err.value) and str(err.value).startswith("Subsonic server at")
+    assert BOB_PASSWORD not in caplog.text + str(err.value)
+    # nothing happened under alice's account instead, and bob's playlist is untouched
+    assert not [pl for pl in lone.list_playlists() if pl.name == "X_recipe"]
+    assert p.playlist_tracks(bob.id, owner=BOB) == ids[:2]
+    # with a wrong password for bob: an auth error naming bob, never alice's account
+    wrong = SubsonicProvider(p.http.base_url, USER, PASSWORD, retries=1, user_passwords={BOB: "not-his"})
+    with pytest.raises(ProviderAuthError, match="for user 'bob'"):
+        wrong.create_or_replace_playlist("X_recipe", ids[:1], owner=BOB)
+    assert not [pl for pl in lone.list_playlists() if pl.name == "X_recipe"]

@@ -8,7 +8,12 @@
 * ``/Users``, ``/Users/Me``, ``/Users/{id}/Items`` (albums, tracks of an album, playlists, play
   counts via ``SortBy=PlayCount``/``Filters=IsPlayed``, all paged with ``StartIndex``/``Limit``),
   ``/Items/{id}/Download``, ``POST /Playlists`` (JSON body ``Name``/``Ids``/``UserId``),
-  ``GET|POST|DELETE /Playlists/{id}/Items`` (entries carry a ``PlaylistItemId``), ``DELETE /Items/{id}``.
+  ``GET|POST|DELETE /Playlists/{id}/Items`` (entries carry a ``PlaylistItemId``), ``DELETE /Items/{id}``;
+* ``GET /Playlists/{id}/Items?UserId=&StartIndex=&Limit=`` answers the entries as items (``Id``,
+  ``Name``, ..., ``PlaylistItemId``) in playlist order, paged; 404 for an unknown playlist, 403 when
+  ``UserId`` is not the playlist's owner (Jellyfin 10.9+ checks the user's access);
+* ``/Users`` lists the configured user and "bob"; playlists belong to the ``UserId`` they were
+  created with, and ``/Users/{id}/Items?IncludeItemTypes=Playlist`` lists that user's only.
 
 Query parameter names are matched case-insensitively, like ASP.NET does.
 """
@@ -122,8 +127,12 @@ class JellyfinFake(FakeServer):
             if pl is None:
                 return 404, {"error": "playlist not found"}
             if method == "GET":
-                return 200, {"Items": [{"Id": i, "PlaylistItemId": e} for e, i in pl["Items"]],
-                             "TotalRecordCount": len(pl["Items"])}
+                user_id = one(q, "UserId")
+                if user_id and user_id != pl["UserId"]:
+                    return 403, {"error": "user may not access this playlist"}
+                items = {t["id"]: self._item(*x) for x in self._tracks() for t in [x[3]]}
+                entries = [{**items.get(i, {"Id": i}), "PlaylistItemId": e} for e, i in pl["Items"]]
+                return 200, self._page(entries, q)
             if method == "DELETE":
                 gone = set((one(q, "EntryIds") or "").split(","))
                 pl["Items"] = [(e, i) for e, i in pl["Items"] if e not in gone]

@@ -8,7 +8,9 @@
   ``id, title`` plus tagged fields (a artist, d duration, e album_id, l album, o type, t tracknum,
   u url, D addedTime);
 * ``playlists <start> <n>`` -> ``playlists_loop`` of ``{id, playlist}``; ``playlists new name:`` ->
-  ``playlist_id`` (or ``overwritten_playlist_id`` when the name exists); ``playlists tracks``;
+  ``playlist_id`` (or ``overwritten_playlist_id`` when the name exists); ``playlists tracks <start>
+  <n> playlist_id: tags:`` -> ``playlisttracks_loop`` of ``{playlist index, id, title}`` plus tagged
+  fields (``u`` url), in playlist order (an unknown playlist id answers nothing, like the server);
   ``playlists edit cmd:add url:`` (a track's file URL; skipped when already in the list) and
   ``cmd:delete index:``; ``playlists delete playlist_id:``.
 
@@ -124,9 +126,15 @@ class LyrionFake(FakeServer):
             self.playlists[pid] = {"name": name, "urls": []}
             return {"playlist_id": pid}
         if cmd[0] == "playlists" and cmd[1:2] == ["tracks"]:
-            urls = self.playlists[args["playlist_id"]]["urls"]
-            loop, count = self._window(["", cmd[2], cmd[3]], urls)
-            return {"playlisttracks_loop": [{"url": u} for u in loop], "count": count}
+            pl = self.playlists.get(args.get("playlist_id"))
+            if pl is None:
+                return {}
+            tags = args.get("tags", "")
+            by_url = {self.url_of(aid, n, t): (aid, a, n, t) for aid, a, n, t in self._tracks()}
+            start = int(cmd[2])
+            loop, count = self._window(["", cmd[2], cmd[3]], pl["urls"])
+            entries = [{"playlist index": start + i, **self._title(*by_url[u], tags)} for i, u in enumerate(loop)]
+            return {"playlisttracks_loop": entries, "count": count}
         if cmd[0] == "playlists" and cmd[1:2] == ["edit"]:
             pl = self.playlists.get(args.get("playlist_id"))
             if pl is None:
