@@ -36,7 +36,7 @@ from audiomuse.playlists.fingerprint import HALF_LIFE_DAYS, sonic_fingerprint
 from audiomuse.playlists.path import find_path
 from audiomuse.playlists.vectors import weighted_centroid
 from audiomuse.providers.base import MediaProvider
-from audiomuse.recipes.model import Recipe
+from audiomuse.recipes.model import Recipe, RecipeError
 from audiomuse.store import Database
 
 HISTORY_LIMIT = 100  # most played tracks a fingerprint or daily mix reads from the media server
@@ -44,16 +44,6 @@ MAX_SEEDS = 20  # as sonic_fingerprint: the most played songs that open the list
 FRESH_SHARE = 0.3  # default share of a daily mix that the user has not played recently
 RECENT_DAYS = HALF_LIFE_DAYS  # a play within this many days is recent (the fingerprint's half-life)
 FRESH_POOL = 4  # a daily mix draws its fresh songs from this many times as many near the fingerprint
-
-
-class RecipeError(ValueError):
-    """A recipe that cannot be built from the current library; the message names the recipe."""
-
-    def __init__(self, recipe: Recipe, reason: str):
-        ident = f"#{recipe.id}, " if recipe.id is not None else ""
-        super().__init__(f"recipe {recipe.name!r} ({ident}{recipe.kind}): {reason}")
-        self.recipe = recipe
-        self.reason = reason
 
 
 class UnsupportedKind(RecipeError, NotImplementedError):
@@ -96,6 +86,9 @@ class RecipeContext:
 Builder = Callable[[Recipe, RecipeContext], list[str]]
 #: kind -> builder of its candidate track ids, best first (build_recipe caps and cuts them)
 BUILDERS: dict[str, Builder] = {}
+#: kinds whose builder's list is final: an extended playlist keeps all its own songs first, whatever
+#: the cap (the extend builder caps and de-duplicates the songs it adds)
+KEEPS_ITS_SONGS = frozenset({"extend"})
 
 
 def register_builder(kind: str) -> Callable[[Builder], Builder]:
@@ -112,6 +105,8 @@ def build_recipe(recipe: Recipe, ctx: RecipeContext) -> list[str]:
     builder = BUILDERS.get(recipe.kind)
     if builder is None:
         raise UnsupportedKind(recipe, f"no builder is registered for kind {recipe.kind!r} yet")
+    if recipe.kind in KEEPS_ITS_SONGS:
+        return builder(recipe, ctx)
     uncapped = _named_artists(recipe, ctx) if recipe.kind == "instant" else ()
     cap = ArtistCap(ctx.max_per_artist, uncapped_artists=uncapped)
     chosen = _admitted(builder(recipe, ctx), ctx, cap, recipe.size)
@@ -308,3 +303,6 @@ def _in_index(recipe: Recipe, ctx: RecipeContext, track_ids: Iterable[str]) -> N
 
 __all__ = ["BUILDERS", "Builder", "RecipeContext", "RecipeError", "UnsupportedKind", "build_recipe",
            "daily_mix_recipe", "interleave", "recent_plays", "recipe_seed", "register_builder"]
+
+# The extend builder lives in its own module (it reads server playlists) and registers itself.
+from audiomuse.recipes import extend as _extend  # noqa: E402,F401

@@ -18,6 +18,7 @@ import numpy as np
 
 from audiomuse.index.similar import similar_by_vector
 from audiomuse.playlists.vectors import weighted_centroid
+from audiomuse.recipes.build import register_builder
 from audiomuse.recipes.model import Recipe, RecipeError
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class ExtendContext(Protocol):
     max_per_artist: int
 
 
+@register_builder("extend")
 def build_extend(recipe: Recipe, ctx: ExtendContext) -> list[str]:
     """The playlist's track ids in order, then up to ``recipe.size`` songs nearest its centroid.
 
@@ -41,12 +43,12 @@ def build_extend(recipe: Recipe, ctx: ExtendContext) -> list[str]:
     song; a playlist the server does not have is the provider's ``ProviderError``."""
     playlist_id = str((recipe.params or {}).get("playlist_id") or "").strip()
     if not playlist_id:
-        raise RecipeError(f"recipe '{recipe.name}': an extend recipe needs the server playlist (params.playlist_id)")
+        raise RecipeError(recipe, "an extend recipe needs the server playlist (params.playlist_id)")
     originals = list(dict.fromkeys(ctx.provider.playlist_tracks(playlist_id, owner=recipe.owner)))
     analysed = [tid for tid in originals if tid in ctx.index]
     if not analysed:
         what = "is empty" if not originals else f"has none of its {len(originals)} songs analysed yet"
-        raise RecipeError(f"recipe '{recipe.name}': playlist {playlist_id} {what}: nothing to extend it from")
+        raise RecipeError(recipe, f"playlist {playlist_id} {what}: nothing to extend it from")
     centroid = weighted_centroid(np.stack([ctx.index.vector(tid) for tid in analysed]))
     added = similar_by_vector(ctx.index, ctx.metadata, centroid, recipe.size, exclude=originals,
                               max_per_artist=ctx.max_per_artist)

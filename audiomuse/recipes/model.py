@@ -27,8 +27,14 @@ RECIPE_SUFFIX = "_recipe"  # the server playlist's name ends with it (daily mixe
 
 
 class RecipeError(ValueError):
-    """A recipe cannot be built from what the library holds now (e.g. none of its songs analysed);
-    the message says why, for the user."""
+    """A recipe that cannot be built from the current library; the message names the recipe and
+    says why, for the user."""
+
+    def __init__(self, recipe: Recipe, reason: str):
+        ident = f"#{recipe.id}, " if recipe.id is not None else ""
+        super().__init__(f"recipe {recipe.name!r} ({ident}{recipe.kind}): {reason}")
+        self.recipe = recipe
+        self.reason = reason
 
 
 @dataclass(frozen=True)

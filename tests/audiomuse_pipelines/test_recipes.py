@@ -47,7 +47,10 @@ class ServerPlaylists(MediaProvider):
         self.playlists[(owner, name)] = (pid, list(track_ids))
         return Playlist(pid, name)
 
-    def delete_playlist(self, playlist_id):
+    def playlist_tracks(self, playlist_id, owner=None):
+        return next(tracks for (who, _), (pid, tracks) in self.playlists.items() if pid == playlist_id)
+
+    def delete_playlist(self, playlist_id, owner=None):
         raise NotImplementedError
 
     def top_played(self, limit=100, user=None):

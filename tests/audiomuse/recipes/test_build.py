@@ -52,13 +52,16 @@ class HistoryProvider(MediaProvider):
     def download(self, track, dest_dir):
         raise NotImplementedError
 
-    def list_playlists(self):
+    def list_playlists(self, owner=None):
         return []
 
-    def create_or_replace_playlist(self, name, track_ids):
+    def create_or_replace_playlist(self, name, track_ids, owner=None):
         raise NotImplementedError
 
-    def delete_playlist(self, playlist_id):
+    def playlist_tracks(self, playlist_id, owner=None):
+        raise NotImplementedError
+
+    def delete_playlist(self, playlist_id, owner=None):
         raise NotImplementedError
 
 
@@ -251,15 +254,18 @@ def test_history_needs_a_media_server(library):
         build_recipe(Recipe("Mine", "fingerprint", {}, owner="ann"), bare)
 
 
-def test_extend_is_left_to_its_own_module(library, monkeypatch):
+def test_a_kind_without_a_builder_and_a_builder_whose_list_is_final(library, monkeypatch):
     ctx, styles = library
     recipe = Recipe("More of my list", "extend", {"playlist_id": "p1"}, size=5)
-    if "extend" not in BUILDERS:
-        with pytest.raises(UnsupportedKind, match="'More of my list'.*extend") as caught:
-            build_recipe(recipe, ctx)
-        assert isinstance(caught.value, NotImplementedError) and isinstance(caught.value, RecipeError)
-    monkeypatch.setitem(BUILDERS, "extend", BUILDERS.get("extend"))
-    register_builder("extend")(lambda r, c: styles["rock"] * 2)  # a builder's duplicates and floods...
-    ids = build_recipe(recipe, ctx)
+    monkeypatch.delitem(BUILDERS, "extend")
+    with pytest.raises(UnsupportedKind, match="'More of my list'.*extend") as caught:
+        build_recipe(recipe, ctx)
+    assert isinstance(caught.value, NotImplementedError) and isinstance(caught.value, RecipeError)
+    # extend's own list is final: an extended playlist keeps all its songs, whatever the cap
+    register_builder("extend")(lambda r, c: styles["rock"][:8])
+    assert build_recipe(recipe, ctx) == styles["rock"][:8]
+    # any other kind's builder output is capped and cut to size
+    monkeypatch.setitem(BUILDERS, "similar", lambda r, c: styles["rock"] * 2)
+    ids = build_recipe(Recipe("Flood", "similar", {"track_id": styles["rock"][0]}, size=5), ctx)
     artists = Counter(ctx.metadata[t]["artist"] for t in ids)
-    assert len(ids) == 5 and len(set(ids)) == 5 and max(artists.values()) <= CAP  # ...are capped
+    assert len(ids) == 5 and len(set(ids)) == 5 and max(artists.values()) <= CAP
