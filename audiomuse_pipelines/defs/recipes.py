@@ -115,6 +115,7 @@ def recipes_sensor(
 
 
 def _latest_index_version(context: dg.SensorEvaluationContext) -> str:
-    """When the similarity index was last materialised ("" before the first): a new value is new music."""
+    """When the similarity index was last materialised ("none" before the first; a cursor must not be
+    empty, Dagster would store it as no cursor): a new value is new music."""
     event = context.instance.get_latest_materialization_event(similarity_index.key)
-    return repr(event.timestamp) if event is not None else ""
+    return repr(event.timestamp) if event is not None else "none"
