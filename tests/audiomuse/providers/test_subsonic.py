@@ -391,3 +391,27 @@ def test_acting_as_a_user_without_credentials_is_a_clear_error(two_users, caplog
     with pytest.raises(ProviderAuthError, match="for user 'bob'"):
         wrong.create_or_replace_playlist("X_recipe", ids[:1], owner=BOB)
     assert not [pl for pl in lone.list_playlists() if pl.name == "X_recipe"]
+
+
+def test_two_users_recipes_stay_apart(two_users, db):
+    """Living playlists: a recipe of alice and one of bob with the same name each refresh their
+    owner's playlist on supysonic; refreshing alice's again never touches bob's."""
+    from audiomuse.recipes.model import Recipe
+    from audiomuse.recipes.refresh import publish_refresh
+    from audiomuse.recipes.store import get_recipe, save_recipe
+
+    p, ids = two_users
+    with db.connection() as conn:
+        alice = save_recipe(conn, Recipe("Mix", "similar", {"track_id": ids[0]}, owner=USER))
+        bob = save_recipe(conn, Recipe("Mix", "similar", {"track_id": ids[0]}, owner=BOB))
+    first = publish_refresh(db, p, alice, ids[:2])
+    theirs = publish_refresh(db, p, bob, ids[2:4])
+    assert first.provider_id != theirs.provider_id
+    with db.connection() as conn:
+        alice = get_recipe(conn, alice.id)
+    again = publish_refresh(db, p, alice, ids[4:6])
+    assert again.provider_id == first.provider_id and again.added == tuple(ids[4:6])  # replaced in place
+    assert again.removed == tuple(ids[:2])
+    assert p.playlist_tracks(first.provider_id, owner=USER) == ids[4:6]
+    assert p.playlist_tracks(theirs.provider_id, owner=BOB) == ids[2:4]  # bob's untouched
+    assert [pl.name for pl in p.list_playlists(owner=BOB)] == ["Mix_recipe"]
