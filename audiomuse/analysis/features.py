@@ -56,6 +56,13 @@ import scipy.fft  # measured 2x faster than numpy.fft on these float32 frames
 
 from audiomuse.analysis.musicnn import MSD_TAGS, periodic_hann
 
+# The version of the estimators below (tempo, key, scale, energy and every descriptor of
+# ``signal_features``), stored per track in ``score.features_version``. Bump it when an estimator's
+# output changes (not for a speed-up that keeps the numbers): a ``features_only`` backfill then
+# recomputes the tracks of older versions (decode + features, no model; embeddings stay).
+# 1 = the estimators as first versioned; rows stored before versions (NULL) count as older.
+FEATURES_VERSION = 1
+
 SAMPLE_RATE = 16000
 MEL_HOP = 256  # the MusiCNN log-mel hop: 62.5 frames/s
 KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

@@ -52,8 +52,22 @@ class TrackResult:
             embedding=self.embedding, n_patches=self.n_patches, model=self.model,
             tempo=self.tempo, key=self.key, scale=self.scale, energy=self.energy,
             mood_vector=self.mood_vector, other_features=self.other_features,
-            signal_features=self.signal_features,
+            signal_features=self.signal_features, features_version=feat.FEATURES_VERSION,
         )
+
+
+SCORE_COLUMNS = ("tempo", "key", "scale", "energy")
+
+
+def score_columns(signal: dict, tags) -> dict:
+    """``signal_features``'s dict and the MusiCNN tags as the score's columns: tempo, key, scale,
+    energy, the derived ``other_features`` and the remaining descriptors as ``signal_features``
+    (shared by a full analysis and a features-only refresh, which passes the stored tags)."""
+    return dict(
+        **{name: signal[name] for name in SCORE_COLUMNS},
+        other_features=feat.other_features(tags, signal),
+        signal_features={k: v for k, v in signal.items() if k not in SCORE_COLUMNS},
+    )
 
 
 def blas_threads(threads: int):
@@ -89,12 +103,7 @@ class TrackAnalyser:
             embedding=embedding,
             tags=tags,
             n_patches=n_patches,
-            tempo=signal["tempo"],
-            key=signal["key"],
-            scale=signal["scale"],
-            energy=signal["energy"],
-            other_features=feat.other_features(tags, signal),
-            signal_features={k: v for k, v in signal.items() if k not in ("key", "scale", "tempo", "energy")},
+            **score_columns(signal, tags),
             audio_seconds=len(y) / SAMPLE_RATE,
             model=model_identity(self.patch_hop),
         )

@@ -33,21 +33,26 @@ def save_track_analysis(
     mood_vector: dict[str, float],
     other_features: dict[str, float],
     signal_features: dict[str, float],
+    features_version: int | None = None,
 ) -> None:
-    """Upsert one track's results (re-running an album updates, never duplicates)."""
+    """Upsert one track's results (re-running an album updates, never duplicates).
+
+    ``features_version``: the signal estimators' version (``analysis.features.FEATURES_VERSION``);
+    None = unknown (e.g. pulled by collection sync), which a features-only refresh recomputes.
+    """
     conn.execute(
         """
         INSERT INTO score (track_id, tempo, key, scale, energy, mood_vector, other_features,
-                           signal_features, updated_at)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now())
+                           signal_features, features_version, updated_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())
         ON CONFLICT (track_id) DO UPDATE SET
             tempo = EXCLUDED.tempo, key = EXCLUDED.key, scale = EXCLUDED.scale,
             energy = EXCLUDED.energy, mood_vector = EXCLUDED.mood_vector,
             other_features = EXCLUDED.other_features, signal_features = EXCLUDED.signal_features,
-            updated_at = now()
+            features_version = EXCLUDED.features_version, updated_at = now()
         """,
         (track_id, float(tempo), key, scale, float(energy), Jsonb(_floats(mood_vector)),
-         Jsonb(_floats(other_features)), Jsonb(_floats(signal_features))),
+         Jsonb(_floats(other_features)), Jsonb(_floats(signal_features)), features_version),
     )
     conn.execute(
         """
@@ -62,6 +67,45 @@ def save_track_analysis(
     conn.execute(
         "UPDATE tracks SET analysed_at = now(), analysis_error = NULL WHERE id = %s", (track_id,)
     )
+
+
+def stale_features(
+    conn: psycopg.Connection, track_ids: Sequence[str], version: int, *, force: bool = False
+) -> dict[str, dict[str, float]]:
+    """{track id: its stored mood vector} for each of ``track_ids`` that has a full analysis (score
+    and embedding) whose features version is older than ``version`` or NULL (every analysed one if
+    ``force``). Tracks never analysed are not in it: they need the model, not a refresh."""
+    rows = conn.execute(
+        """SELECT s.track_id, s.mood_vector FROM score s JOIN embedding e USING (track_id)
+           WHERE s.track_id = ANY(%s)
+             AND (%s OR s.features_version IS NULL OR s.features_version < %s)""",
+        (list(track_ids), force, version),
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def save_track_features(
+    conn: psycopg.Connection,
+    track_id: str,
+    *,
+    tempo: float,
+    key: str,
+    scale: str,
+    energy: float,
+    other_features: dict[str, float],
+    signal_features: dict[str, float],
+    features_version: int,
+) -> None:
+    """Replace one track's signal features and their version; its embedding, model and mood vector
+    (the MusiCNN tags) are left as they are."""
+    conn.execute(
+        """UPDATE score SET tempo = %s, key = %s, scale = %s, energy = %s, other_features = %s,
+                  signal_features = %s, features_version = %s, updated_at = now()
+           WHERE track_id = %s""",
+        (float(tempo), key, scale, float(energy), Jsonb(_floats(other_features)),
+         Jsonb(_floats(signal_features)), int(features_version), track_id),
+    )
+    conn.execute("UPDATE tracks SET analysis_error = NULL WHERE id = %s", (track_id,))
 
 
 def _floats(d: dict) -> dict:

@@ -3,7 +3,8 @@
 import dagster as dg
 import psycopg
 
-from audiomuse.analysis.album import analyse_album
+from audiomuse.analysis.album import AlbumReport, analyse_album
+from audiomuse.analysis.features_refresh import FeaturesReport, refresh_album_features
 from audiomuse.catalog import discover_new_albums
 from audiomuse.providers.base import ProviderUnavailable
 from audiomuse.store.catalog import album_ids, album_labels, albums_needing_analysis
@@ -27,7 +28,12 @@ ANALYSIS_RETRY_POLICY = dg.RetryPolicy(
 
 class AnalysisConfig(dg.Config):
     force: bool = False
-    """Re-analyse tracks that already have results."""
+    """Re-analyse tracks that already have results (with features_only: refresh every analysed
+    track's features, whatever their version)."""
+    features_only: bool = False
+    """Only recompute tempo, key, energy and the other signal features (decode + features, no
+    model) of the album's analysed tracks whose features version is older than the current one;
+    embeddings and tags stay. Run it over all partitions after an upgrade that bumps the version."""
 
 
 def album_tags(artist: str, name: str) -> dict[str, str]:
@@ -60,29 +66,47 @@ def track_analysis(
     context.log.info(f"album {album}: {artist} - {name}")
     try:
         with media_server.provider() as provider:
-            report = analyse_album(album, provider, db, analysis.analyser(), force=config.force,
-                                   progress=context.log.info)
+            if config.features_only:  # the model is never loaded on this path
+                report = refresh_album_features(album, provider, db, force=config.force,
+                                                threads=analysis.settings().analysis_threads,
+                                                progress=context.log.info)
+            else:
+                report = analyse_album(album, provider, db, analysis.analyser(), force=config.force,
+                                       progress=context.log.info)
     except TRANSIENT_ERRORS:
         raise  # retried by ANALYSIS_RETRY_POLICY; the tracks already saved are skipped next time
     except Exception as exc:  # wrong credentials, a bug: retrying cannot help
         raise dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
     if report.failed:
         context.log.warning(f"{len(report.failed)} track(s) failed: {report.failed}")
-    return dg.MaterializeResult(
-        metadata={
-            "artist": artist,
-            "album": name,
-            "tracks_analysed": report.analysed,
-            "tracks_skipped": report.skipped,
-            "tracks_failed": len(report.failed),
-            "failed_tracks": dg.MetadataValue.json(report.failed),
-            "duplicates_marked": report.duplicates,
-            "audio_seconds": round(report.audio_seconds, 1),
-            "cpu_seconds": round(report.cpu_seconds, 2),
-            "audio_s_per_cpu_s": round(report.audio_s_per_cpu_s, 1),
-            "audio_s_per_wall_s": round(report.audio_s_per_wall_s, 1),
+    return dg.MaterializeResult(metadata={"artist": artist, "album": name, **report_metadata(report)})
+
+
+def report_metadata(report: AlbumReport | FeaturesReport) -> dict:
+    """A materialisation's metadata: an analysis's counts and speed, or a features refresh's."""
+    common = {
+        "tracks_failed": len(report.failed),
+        "failed_tracks": dg.MetadataValue.json(report.failed),
+        "audio_seconds": round(report.audio_seconds, 1),
+        "cpu_seconds": round(report.cpu_seconds, 2),
+    }
+    if isinstance(report, FeaturesReport):
+        return {
+            "features_only": True,
+            "features_version": report.version,
+            "features_updated": report.updated,
+            "features_current": report.skipped,
+            "tracks_unanalysed": report.unanalysed,
+            **common,
         }
-    )
+    return {
+        "tracks_analysed": report.analysed,
+        "tracks_skipped": report.skipped,
+        "duplicates_marked": report.duplicates,
+        **common,
+        "audio_s_per_cpu_s": round(report.audio_s_per_cpu_s, 1),
+        "audio_s_per_wall_s": round(report.audio_s_per_wall_s, 1),
+    }
 
 
 analyse_album_job = dg.define_asset_job(

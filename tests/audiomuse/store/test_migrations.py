@@ -72,3 +72,23 @@ def test_server_song_migration_keeps_older_rows_and_downgrades_cleanly(empty_db:
         assert conn.execute("SELECT id, title FROM tracks").fetchall() == [("t1", "T")]
     empty_db.migrate()
     assert "server_song" in _columns(empty_db, "tracks") and "tracks_server_artist_idx" in _indexes(empty_db, "tracks")
+
+
+def test_features_version_migration_leaves_older_scores_null_and_downgrades(empty_db: Database):
+    from alembic import command
+
+    from audiomuse.store.db import alembic_config
+
+    empty_db.migrate("0005")
+    with empty_db.connection() as conn:  # a score stored before versions
+        conn.execute("INSERT INTO albums (id, name) VALUES ('a1', 'Album')")
+        conn.execute("INSERT INTO tracks (id, album_id, title, song_key) VALUES ('t1', 'a1', 'T', '|t')")
+        conn.execute("INSERT INTO score (track_id, tempo) VALUES ('t1', 120)")
+    empty_db.migrate()
+    assert "features_version" in _columns(empty_db, "score")
+    with empty_db.connection() as conn:
+        assert conn.execute("SELECT tempo, features_version FROM score").fetchall() == [(120.0, None)]
+    command.downgrade(alembic_config(empty_db.url), "0005")
+    assert "features_version" not in _columns(empty_db, "score")
+    with empty_db.connection() as conn:
+        assert conn.execute("SELECT track_id, tempo FROM score").fetchall() == [("t1", 120.0)]
