@@ -122,10 +122,48 @@ def _slot_tick(slot: int, beat_eighths: int, swing: bool) -> int:
     return slot * EIGHTH
 
 
+def _chord_bar(note, t0: int, voicing: list[int], style: str, bar_eighths: int, beat_eighths: int,
+               swing: bool) -> None:
+    """One bar of the chord part: held ("hold"), struck on every beat ("strum") or arpeggiated."""
+    beats = bar_eighths // beat_eighths
+    if style == "hold":
+        for p in voicing:
+            note(0, t0, bar_eighths * EIGHTH, p, 70)
+    elif style == "strum":
+        for b in range(beats):
+            s = _slot_tick(b * beat_eighths, beat_eighths, swing)
+            e = _slot_tick((b + 1) * beat_eighths, beat_eighths, swing)
+            for p in voicing:
+                note(0, t0 + s, e - s, p, 78 if b == 0 else 64)
+    else:  # arp
+        order = voicing + [voicing[1]]
+        for slot in range(bar_eighths):
+            s = _slot_tick(slot, beat_eighths, swing)
+            e = _slot_tick(slot + 1, beat_eighths, swing)
+            note(0, t0 + s, e - s, order[slot % len(order)], 80 if slot % beat_eighths == 0 else 62)
+
+
+def _drums(note, song: Song, n_bars: int) -> None:
+    """GM channel 10: closed hats on every eighth, kick and snare on the beats (per meter)."""
+    bar_eighths, beat_eighths = METER_SHAPE[song.meter]
+    for bar in range(n_bars):
+        t0 = bar * bar_eighths * EIGHTH
+        for slot in range(bar_eighths):
+            s = t0 + _slot_tick(slot, beat_eighths, song.swing)
+            note(9, s, EIGHTH // 2, HAT, 70 if slot % beat_eighths == 0 else 52)
+            beat, off = divmod(slot, beat_eighths)
+            if off:
+                continue
+            if song.meter == "3/4":  # kick on 1, snare on 2 and 3
+                note(9, s, EIGHTH, KICK if beat == 0 else SNARE, 100 if beat == 0 else 80)
+            elif beat % 2 == 0:
+                note(9, s, EIGHTH, KICK, 100)
+            else:
+                note(9, s, EIGHTH, SNARE, 90)
+
+
 def song_midi(song: Song):
     """The song as a ``mido.MidiFile`` (type 1: a tempo track, then chords, melody, bass, drums)."""
-    import mido
-
     rng = random.Random(song.seed)
     bar_eighths, beat_eighths = METER_SHAPE[song.meter]
     beats = bar_eighths // beat_eighths
@@ -166,22 +204,7 @@ def song_midi(song: Song):
         tones = chord_tones(degree)
         root = 48 + tonic + tones[0] - (12 if tonic + tones[0] >= 12 else 0)
         voicing = sorted(48 + (tonic + t) % 12 + (12 if (tonic + t) % 12 < 5 else 0) for t in tones)
-        # chords
-        if style == "hold" or last:
-            for p in voicing:
-                note(0, t0, bar_ticks, p, 70)
-        elif style == "strum":
-            for b in range(beats):
-                s = _slot_tick(b * beat_eighths, beat_eighths, song.swing)
-                e = _slot_tick((b + 1) * beat_eighths, beat_eighths, song.swing)
-                for p in voicing:
-                    note(0, t0 + s, e - s, p, 78 if b == 0 else 64)
-        else:  # arp
-            order = voicing + [voicing[1]]
-            for slot in range(bar_eighths):
-                s = _slot_tick(slot, beat_eighths, song.swing)
-                e = _slot_tick(slot + 1, beat_eighths, song.swing)
-                note(0, t0 + s, e - s, order[slot % len(order)], 80 if slot % beat_eighths == 0 else 62)
+        _chord_bar(note, t0, voicing, "hold" if last else style, bar_eighths, beat_eighths, song.swing)
         # bass: the root on every beat's downbeat of the bar's first and middle beat
         for b in range(beats):
             if b == 0 or (beats == 4 and b == 2):
@@ -209,20 +232,13 @@ def song_midi(song: Song):
                  90 if slot == 0 else 76)
             slot += length
     if song.drums:
-        for bar in range(n_bars):
-            t0 = bar * bar_ticks
-            for slot in range(bar_eighths):
-                s = t0 + _slot_tick(slot, beat_eighths, song.swing)
-                note(9, s, EIGHTH // 2, HAT, 70 if slot % beat_eighths == 0 else 52)
-                beat, off = divmod(slot, beat_eighths)
-                if off:
-                    continue
-                if song.meter == "3/4":
-                    note(9, s, EIGHTH, KICK if beat == 0 else SNARE, 100 if beat == 0 else 80)
-                elif beat % 2 == 0:
-                    note(9, s, EIGHTH, KICK, 100)
-                else:
-                    note(9, s, EIGHTH, SNARE, 90)
+        _drums(note, song, n_bars)
+    return _midi_file(song, quarter_us, events, (chord_prog, melody_prog, bass_prog))
+
+
+def _midi_file(song: Song, quarter_us: float, events: dict[int, list], programs: tuple[int, int, int]):
+    """A type-1 ``mido.MidiFile``: the meter and tempo, then one track per channel with events."""
+    import mido
 
     mid = mido.MidiFile(type=1, ticks_per_beat=TICKS)
     meta = mido.MidiTrack()
@@ -230,7 +246,7 @@ def song_midi(song: Song):
     meta.append(mido.MetaMessage("time_signature", numerator=num, denominator=den, time=0))
     meta.append(mido.MetaMessage("set_tempo", tempo=int(round(quarter_us)), time=0))
     mid.tracks.append(meta)
-    for ch, program in ((0, chord_prog), (1, melody_prog), (2, bass_prog), (9, None)):
+    for ch, program in ((0, programs[0]), (1, programs[1]), (2, programs[2]), (9, None)):
         if not events[ch]:
             continue
         track = mido.MidiTrack()
