@@ -22,6 +22,11 @@ all of them (file, bpm, meter, swing, tonic, mode, drums, program, instruments, 
 set is reused as it is; an interrupted build never leaves a set that looks complete (it is built
 in a temporary folder and swapped into place).
 
+The sample library's tracker modules (its "chiptune" tracks) are not part of the set: its
+manifest.json does not record a tempo, ``openmpt123 --info`` does not print one, and a module's
+speed/tempo only give the row rate (rows per beat are not stated, and both change mid-song), so
+they would not be ground truth.
+
 Usage: ``python -m audiomuse_run.tempo_key_set [--small] [--dest DIR]``
 """
 

@@ -149,7 +149,8 @@ def main() -> None:
 
     groups = {
         "meter": lambda t: t["meter"],
-        "tempo": lambda t: f"{int(t['bpm'] // 35 * 35)}-{int(t['bpm'] // 35 * 35 + 34)}",
+        "tempo": lambda t: next(f"{lo}-{hi}" for lo, hi in ((60, 89), (90, 119), (120, 149), (150, 179), (180, 200))
+                                if t["bpm"] <= hi),
         "swing": lambda t: "swing" if t["swing"] else "straight",
         "drums": lambda t: "drums" if t["drums"] else "no drums",
         "instruments": lambda t: t["instruments"],
@@ -161,7 +162,7 @@ def main() -> None:
     for gname, fn in groups.items():
         if gname in ("instruments", "mode"):
             continue
-        for value in sorted({fn(t) for t in truth}):
+        for value in sorted({fn(t) for t in truth}, key=lambda v: (len(v), v)):
             idx = [i for i, t in enumerate(truth) if fn(t) == value]
             cells = "".join(
                 f"{mean(acc1(tempo[x][i], true_bpm[i]) for i in idx):>11.0%} /"
