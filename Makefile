@@ -10,7 +10,7 @@ export AUDIOMUSE_CACHE := $(CACHE)
 SAMPLES_SMALL := $(CACHE)/sample-library-small
 PYTEST_ARGS ?=
 
-.PHONY: help venv sysdeps samples samples-small convert-venv run test test-fast browser-deps browser-check essentia-venv bench scale-bench clean
+.PHONY: help venv sysdeps samples samples-small convert-venv run test test-fast browser-deps browser-check essentia-venv tempo-key-set bench scale-bench clean
 help:
 	@echo "make run        install, build the sample library, start the database, materialise, serve"
 	@echo "                Dagster UI http://localhost:3000 and the explorer http://localhost:8501"
@@ -61,12 +61,16 @@ browser-check: venv
 	@bash scripts/install_system_deps.sh --browser
 	$(BIN)/python -m pytest tests/audiomuse_app/test_browser.py -q $(PYTEST_ARGS)
 
-# Essentia, the analysis benchmark's peer, in its own venv (benchmarks/analysis.py only).
+# The tempo/key ground truth: 96 generated MIDI songs rendered with FluidSynth (benchmarks/tempo_key.py).
+tempo-key-set: venv sysdeps
+	$(BIN)/python -m audiomuse_run.tempo_key_set
+
+# Essentia, the analysis and tempo/key benchmarks' peer, in its own venv (only those benchmarks).
 essentia-venv:
 	@bash scripts/essentia-venv.sh
 
-bench: venv samples essentia-venv
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: venv samples tempo-key-set essentia-venv
+	@for b in benchmarks/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # The whole pipeline on a synthetic 100k-track catalog (~15 min on 2 cores): figures in BENCHMARKS.md.
 scale-bench: venv

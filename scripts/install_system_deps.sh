@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # System tools the project needs: openmpt123 (renders tracker music for the sample library),
-# ffmpeg (decodes what libsndfile cannot: m4a/aac, wma...), sox (handy for audio checks); with
+# fluidsynth and the FluidR3 General MIDI soundfont (render the tempo/key ground-truth set), ffmpeg (decodes what libsndfile cannot: m4a/aac, wma...), sox (handy for audio checks); with
 # --browser also Debian's chromium, which the explorer's browser test drives (make test,
 # make browser-check). Idempotent: does nothing when all are present. Downloaded packages are kept
 # under $AUDIOMUSE_CACHE/debs/apt, so a machine that keeps ~/.cache installs them offline next time.
 set -euo pipefail
-tools=(openmpt123 ffmpeg sox)
-pkgs=(openmpt123 ffmpeg sox libsox-fmt-all)
+tools=(openmpt123 fluidsynth ffmpeg sox)
+pkgs=(openmpt123 fluidsynth fluid-soundfont-gm ffmpeg sox libsox-fmt-all)
 if [[ ${1:-} == --browser ]]; then
   tools+=(chromium)
   pkgs+=(chromium)
@@ -15,6 +15,7 @@ need=()
 for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
+[[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]] || need+=(fluid-soundfont-gm)
 ((${#need[@]} == 0)) && exit 0
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${pkgs[*]} (missing: ${need[*]})"

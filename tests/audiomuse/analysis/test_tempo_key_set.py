@@ -1,0 +1,75 @@
+"""The project's tempo and key estimators on the generated ground-truth set (``--small``, 24 tracks).
+
+Builds the set with ``audiomuse_run.tempo_key_set`` (cached under ~/.cache/audiomuse; FluidSynth
+and the FluidR3 GM soundfont, installed by scripts/install_system_deps.sh when missing) and checks
+the scores stay near what they were measured at (benchmarks/tempo_key.py --small: Acc2 87.5 %,
+MIREX key score 0.967), so a regression of estimate_tempo or estimate_key fails.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from audiomuse.analysis.accuracy import acc1, acc2, mean, mirex_key_score
+
+ROOT = Path(__file__).resolve().parents[3]
+MIN_ACC2 = 0.83  # measured 0.875 (21 of 24)
+MIN_ACC1 = 0.70  # measured 0.792
+MIN_KEY_SCORE = 0.93  # measured 0.967 (23 of 24 right, one parallel)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def small_set() -> Path:
+    from audiomuse_run import tempo_key_set as tks
+
+    try:
+        tks.check_tools()
+    except tks.TempoKeySetError:
+        subprocess.run(["bash", str(ROOT / "scripts" / "install_system_deps.sh")], capture_output=True, timeout=900)
+        try:
+            tks.check_tools()
+        except tks.TempoKeySetError as exc:
+            pytest.skip(f"cannot build the tempo/key set: {exc}")
+    pytest.importorskip("mido", reason="mido (the test extra) writes the set's MIDI songs")
+    return tks.build_tempo_key_set(small=True, log=lambda _: None)
+
+
+def test_the_small_set_covers_keys_meters_and_drums(small_set):
+    from audiomuse_run.tempo_key_set import load_truth
+
+    truth = load_truth(small_set)
+    assert len(truth) == 24
+    assert len({(t["tonic"], t["mode"]) for t in truth}) == 24
+    assert {t["meter"] for t in truth} == {"4/4", "3/4", "6/8", "12/8"}
+    assert {t["drums"] for t in truth} == {True, False} and {t["swing"] for t in truth} == {True, False}
+    assert all(60 <= t["bpm"] <= 200 and t["duration"] >= 30 for t in truth)
+    assert all((small_set / t["file"]).exists() for t in truth)
+
+
+def test_tempo_and_key_scores_do_not_regress(small_set):
+    import librosa
+
+    from audiomuse.analysis import features
+    from audiomuse.analysis.decode import load_audio
+    from audiomuse.analysis.musicnn import log_mel
+    from audiomuse_run.tempo_key_set import load_truth
+
+    truth = load_truth(small_set)
+    tempo_ok1, tempo_ok2, key_scores = [], [], []
+    for t in truth:
+        y = load_audio(small_set / t["file"])
+        # as signal_features computes them
+        onset = librosa.onset.onset_strength(S=log_mel(y).T, sr=features.SAMPLE_RATE, hop_length=features.MEL_HOP)
+        bpm, _ = features.estimate_tempo(onset, features.SAMPLE_RATE / features.MEL_HOP)
+        key, scale, _ = features.estimate_key(y)
+        tempo_ok1.append(acc1(bpm, t["bpm"]))
+        tempo_ok2.append(acc2(bpm, t["bpm"]))
+        key_scores.append(mirex_key_score(key, scale, t["tonic"], t["mode"]))
+    assert mean(tempo_ok2) >= MIN_ACC2, f"tempo Acc2 {mean(tempo_ok2):.3f} < {MIN_ACC2}"
+    assert mean(tempo_ok1) >= MIN_ACC1, f"tempo Acc1 {mean(tempo_ok1):.3f} < {MIN_ACC1}"
+    assert mean(key_scores) >= MIN_KEY_SCORE, f"MIREX key score {mean(key_scores):.3f} < {MIN_KEY_SCORE}"
