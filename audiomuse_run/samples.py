@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audiomuse.config import get_settings
+from audiomuse_run.atomic import swap_into_place
 
 MIN_SECONDS = 30.0
 MANIFEST = "manifest.json"
@@ -93,15 +94,7 @@ def build_sample_library(
             results = list(pool.map(lambda p: _build_package(p, debs, work, max_tracks_per_album, log), wanted))
         tracks = [t for r in results for t in r]
         (work / MANIFEST).write_text(json.dumps({"params": params, "tracks": tracks}, indent=1))
-        # Swap in atomically: an interrupted build never leaves a library that looks complete.
-        old = None
-        if dest.exists():
-            old = dest.with_name(dest.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
-        work.rename(dest)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_into_place(work, dest)  # an interrupted build never leaves a folder that looks complete
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log(summary(load_manifest(dest)))

@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from audiomuse.config import get_settings
+from audiomuse_run.atomic import swap_into_place
 
 TRUTH = "truth.json"
 FORMAT_VERSION = 1
@@ -283,14 +284,7 @@ def build_tempo_key_set(dest: Path | None = None, *, small: bool = False,
             durations = list(pool.map(lambda s: _render(s, work), songs))
         truth = [{**asdict(s), "duration": round(d, 2)} for s, d in zip(songs, durations, strict=True)]
         (work / TRUTH).write_text(json.dumps({"params": params, "tracks": truth}, indent=1))
-        old = None
-        if dest.exists():
-            old = dest.with_name(dest.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
-        work.rename(dest)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
+        swap_into_place(work, dest)  # an interrupted build never leaves a folder that looks complete
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log(f"{dest}: {len(songs)} tracks")

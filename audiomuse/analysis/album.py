@@ -45,6 +45,16 @@ class AlbumReport:
         return self.audio_seconds / self.wall_seconds if self.wall_seconds else 0.0
 
 
+def record_failed_track(db: Database, failed: dict[str, str], track, exc: BaseException,
+                        progress: Callable[[str], None], position: str) -> None:
+    """A track that could not be analysed: its error kept (report and store), the album goes on."""
+    message = f"{type(exc).__name__}: {exc}"
+    failed[track.title] = message
+    with db.connection() as conn:
+        analysis_store.record_track_error(conn, track.id, message)
+    progress(f"{position} {track.title}: FAILED ({message})")
+
+
 def analyse_album(
     album_id: str,
     provider: MediaProvider,
@@ -69,11 +79,7 @@ def analyse_album(
             except (ProviderUnavailable, ProviderAuthError):
                 raise  # the server is down or refuses us: not the track's fault; fail the album, keep what is saved
             except Exception as exc:  # noqa: BLE001 - one bad track never fails its album
-                message = f"{type(exc).__name__}: {exc}"
-                report.failed[track.title] = message
-                with db.connection() as conn:
-                    analysis_store.record_track_error(conn, track.id, message)
-                progress(f"[{i}/{len(todo)}] {track.title}: FAILED ({message})")
+                record_failed_track(db, report.failed, track, exc, progress, f"[{i}/{len(todo)}]")
                 continue
             with db.connection() as conn:
                 analysis_store.save_track_analysis(conn, track.id, **result.as_row())

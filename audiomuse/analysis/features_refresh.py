@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from audiomuse.analysis.album import record_failed_track
 from audiomuse.analysis import features as feat
 from audiomuse.analysis.decode import load_audio
 from audiomuse.analysis.track import SAMPLE_RATE, blas_threads, score_columns
@@ -72,11 +73,7 @@ def refresh_album_features(
             except (ProviderUnavailable, ProviderAuthError):
                 raise  # not the track's fault: fail the album, keep what is saved
             except Exception as exc:  # noqa: BLE001 - one bad track never fails its album
-                message = f"{type(exc).__name__}: {exc}"
-                report.failed[track.title] = message
-                with db.connection() as conn:
-                    analysis_store.record_track_error(conn, track.id, message)
-                progress(f"[{i}/{len(todo)}] {track.title}: FAILED ({message})")
+                record_failed_track(db, report.failed, track, exc, progress, f"[{i}/{len(todo)}]")
                 continue
             with db.connection() as conn:
                 analysis_store.save_track_features(conn, track.id, **columns, features_version=report.version)
