@@ -6,7 +6,7 @@ audiomuse.analysis.accuracy: tempo Acc1 (within 4 %), Acc2 (also 2x, 1/2x, 3x, 1
 weighted key score (same 1, fifth above 0.5, relative 0.3, parallel 0.2).
 
 * AudioMuse: ``decode.load_audio`` (16 kHz mono), then as ``features.signal_features`` does: the
-  MusiCNN log-mel, librosa's onset strength of it, ``features.estimate_tempo``; and
+  MusiCNN log-mel, ``features.tempo_onset`` of it, ``features.estimate_tempo``; and
   ``features.estimate_key`` on the signal. One BLAS thread.
 * Essentia (its own venv, ``make essentia-venv``; a subprocess, benchmarks/_tempo_key_essentia.py):
   MonoLoader at 44.1 kHz, ``RhythmExtractor2013(method="degara")``, ``PercivalBpmEstimator()``,
@@ -42,7 +42,6 @@ KEY_ESTIMATORS = ("audiomuse", "essentia edma", "essentia bgate", "essentia temp
 
 def ours(files: list[str]) -> dict:
     """AudioMuse's estimates and CPU seconds, the calls of signal_features."""
-    import librosa
 
     from audiomuse.analysis import features
     from audiomuse.analysis.decode import load_audio
@@ -53,7 +52,7 @@ def ours(files: list[str]) -> dict:
     frame_rate = features.SAMPLE_RATE / features.MEL_HOP
     warm = load_audio(Path(files[0]))  # first-call costs (filters, FFT plans) out of the timing
     features.estimate_key(warm)
-    librosa.onset.onset_strength(S=log_mel(warm).T, sr=features.SAMPLE_RATE, hop_length=features.MEL_HOP)
+    features.tempo_onset(log_mel(warm))
     cpu = {"decode": 0.0, "tempo": 0.0, "key": 0.0}
     rows = []
     for f in files:
@@ -61,7 +60,7 @@ def ours(files: list[str]) -> dict:
         y = load_audio(Path(f))
         t1 = time.process_time()
         mel = log_mel(y)
-        onset = librosa.onset.onset_strength(S=mel.T, sr=features.SAMPLE_RATE, hop_length=features.MEL_HOP)
+        onset = features.tempo_onset(mel)
         bpm, _ = features.estimate_tempo(onset, frame_rate)
         t2 = time.process_time()
         key, scale, _ = features.estimate_key(y)
