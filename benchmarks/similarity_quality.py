@@ -11,7 +11,8 @@ Options (``audiomuse/index/transform.py``): plain cosine (today's default); cent
 PCA whitening to k dims; CSLS (k=10) and mutual proximity re-ranking the top-K=100 candidates of
 plain (or centred) cosine. Pooling beyond the mean is not measured: the cache and the store hold
 only the mean embedding (re-analysis needed).
-Usage: python benchmarks/similarity_quality.py [--n 100000] [--queries 2000] [--skip-synthetic] [--skip-real]
+Usage: python benchmarks/similarity_quality.py [--n 100000] [--queries 2000] [--skip-synthetic] [--skip-real] [--exact]
+       [--spaces plain centred z-score pca-white64]
 """
 
 from __future__ import annotations
@@ -71,17 +72,20 @@ def real_options(x: np.ndarray) -> dict[str, np.ndarray]:
 
 def real_table(lib) -> list[dict]:
     styles, same_album = lib.styles, q.same_group(lib.albums)
-    rows, plain_style = [], None
+    rows, plain_style, base = [], None, None
     for name, s in real_options(lib.x).items():
         nb = q.top_k(s, 10)
         hits = q.precision_at_k(nb, styles)
         xa = q.precision_at_k(q.top_k(s, 10, exclude=same_album), styles)
         per = {st: float(hits[styles == st].mean()) for st in sorted(set(styles))}
         plain_style = plain_style or per
+        base = base or (hits, xa)
+        se = [float(np.std(v - b, ddof=1) / np.sqrt(len(v))) for v, b in zip((hits, xa), base)]
         drop_style = min(per, key=lambda st: per[st] - plain_style[st])
         h = q.hubness(nb, len(s))
         rows.append({"option": name, "style": hits.mean(), "cross_album": xa.mean(), "per": per,
-                     "worst": (drop_style, per[drop_style] - plain_style[drop_style]), **h})
+                     "worst": (drop_style, per[drop_style] - plain_style[drop_style]), "se": se,
+                     "per_xa": {st: float(xa[styles == st].mean()) for st in sorted(set(styles))}, **h})
     return rows
 
 
@@ -101,11 +105,30 @@ def brute_top_k(xq: np.ndarray, xn: np.ndarray, k: int, block: int = 1024) -> tu
     return idx, sim
 
 
+def ann_top_k(xq: np.ndarray, xn: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` (indices, cosines) of every unit row ``xq`` (= ``xn``) among the others, from the
+    product's own index (Voyager, default M / ef_construction, query ef max(100, k + 1)): the
+    neighbours the tools would see; an exact pass over 100k costs ~30 CPU-minutes per space."""
+    import voyager
+
+    from audiomuse.index.voyager_index import DEFAULT_EF_CONSTRUCTION, DEFAULT_M
+
+    index = voyager.Index(voyager.Space.Cosine, num_dimensions=xn.shape[1], M=DEFAULT_M,
+                          ef_construction=DEFAULT_EF_CONSTRUCTION, random_seed=1, max_elements=len(xn))
+    index.add_items(xn, ids=np.arange(len(xn), dtype=np.uint64), num_threads=-1)
+    ids, dists = index.query(xq, k=k + 1, query_ef=max(100, k + 1), num_threads=-1)
+    ids = ids.astype(np.int64)
+    own = ids == np.arange(len(xq))[:, None]
+    keep = ~own
+    keep[~own.any(axis=1), -1] = False  # self not returned: drop the farthest instead
+    return ids[keep].reshape(len(xq), k), (1.0 - dists[keep]).reshape(len(xq), k).astype(np.float32)
+
+
 def _rerank_top10(idx: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.take_along_axis(idx, np.argsort(-scores, axis=1, kind="stable")[:, :10], axis=1)
 
 
-def synthetic_table(n: int, queries: int) -> tuple[list[dict], dict]:
+def synthetic_table(n: int, queries: int, knn=brute_top_k, spaces_wanted=None) -> tuple[list[dict], dict]:
     x, labels = synthetic_embeddings(n)
     rows, cost = [], {"fit_s": {}}
     makers = {"centred": tf.centring, "z-score": tf.standardising, "pca-white64": lambda v: tf.pca_whitening(v, 64)}
@@ -115,12 +138,14 @@ def synthetic_table(n: int, queries: int) -> tuple[list[dict], dict]:
         fits[name] = make(x)
         cost["fit_s"][name] = time.perf_counter() - t
     spaces = {"plain": x, **{k: t.apply(x) for k, t in fits.items()}}
+    spaces = {k: v for k, v in spaces.items() if spaces_wanted is None or k in spaces_wanted}
     for name, xs in spaces.items():
         xn = tf.unit(xs)
         t1 = time.perf_counter()
-        idx, sim = brute_top_k(xn, xn, K_CANDIDATES if name in ("plain", "centred") else 10)
+        idx, sim = knn(xn, xn, K_CANDIDATES if name in ("plain", "centred") else 10)
         cost.setdefault("brute_s", {})[name] = time.perf_counter() - t1
         rows.append({"option": name, "p": q.precision_at_k(idx[:, :10], labels).mean(), **q.hubness(idx[:, :10], n)})
+        print(f"  {name}: top-k pass {cost['brute_s'][name]:.1f} s, {rows[-1]}", flush=True)
         if name in ("plain", "centred"):
             prefix = "" if name == "plain" else "centred+"
             r = tf.neighbourhood_radius(sim[:, :CSLS_K], CSLS_K)
@@ -163,18 +188,30 @@ def print_real(lib, rows: list[dict]) -> None:
     print(f"\nReal test music: {len(lib.x)} tracks ({lib.failed} failed), {len(set(lib.albums))} albums, "
           f"analysis cache {lib.cache}")
     styles = list(rows[0]["per"])
+    print("(+- = standard error of the paired per-track difference to plain)")
     print("| option | style P@10 | cross-album P@10 | " + " | ".join(styles)
           + " | largest per-style drop vs plain | N10 skew | orphans | max N10 |")
     print("|---" * (7 + len(styles)) + "|")
     for r in rows:
         worst = f"{r['worst'][0]} {r['worst'][1]:+.3f}"
-        print(f"| {r['option']} | {r['style']:.3f} | {r['cross_album']:.3f} | "
+        d = [r["style"] - rows[0]["style"], r["cross_album"] - rows[0]["cross_album"]]
+        gain = [f"{v:.3f}" + (f" ({x:+.3f} +- {e:.3f})" if e else "")
+                for v, x, e in zip((r["style"], r["cross_album"]), d, r["se"])]
+        print(f"| {r['option']} | {gain[0]} | {gain[1]} | "
               + " | ".join(f"{r['per'][s]:.3f}" for s in styles)
               + f" | {worst} | {r['skew']:.2f} | {r['orphans']:.3f} | {r['max']} |")
+    multi = [st for st in styles if len(set(lib.albums[lib.styles == st])) > 1]
+    print(f"\ncross-album P@10 per style (styles on one album only score 0 by construction: "
+          f"{', '.join(st for st in styles if st not in multi)})")
+    print("| option | " + " | ".join(multi) + " |")
+    print("|---" * (1 + len(multi)) + "|")
+    for r in rows:
+        print(f"| {r['option']} | " + " | ".join(f"{r['per_xa'][st]:.3f}" for st in multi) + " |")
 
 
 def print_synthetic(n: int, rows: list[dict], cost: dict) -> None:
-    print(f"\nSynthetic {n:,} (benchmarks/_synthetic.py, 20 styles), exact top 10; re-rankers over the top {K_CANDIDATES}")
+    print(f"\nSynthetic {n:,} (benchmarks/_synthetic.py, 20 styles), top 10 by {cost['knn']}; "
+          f"re-rankers over the top {K_CANDIDATES}")
     print("| option | N10 skew | orphans | max N10 | synthetic-style P@10 |")
     print("|---|---|---|---|---|")
     for r in rows:
@@ -183,7 +220,7 @@ def print_synthetic(n: int, rows: list[dict], cost: dict) -> None:
           f"{cost['csls_ms']:.3f} ms, MP-Gauss {cost['mp_ms']:.3f} ms, z-score transform of the query "
           f"{cost['transform_ms']:.4f} ms")
     print("fit on the whole catalog, s: " + ", ".join(f"{k} {v:.2f}" for k, v in cost["fit_s"].items()))
-    print("exact top-k pass over the catalog (the CSLS radii need one k-NN pass at build time), s: "
+    print(f"top-k pass ({cost['knn']}) over the catalog (the CSLS radii need one k-NN pass at build time), s: "
           + ", ".join(f"{k} {v:.1f}" for k, v in cost["brute_s"].items()))
 
 
@@ -193,6 +230,10 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--skip-synthetic", action="store_true")
     ap.add_argument("--skip-real", action="store_true")
+    ap.add_argument("--exact", action="store_true", help="brute-force k-NN on the synthetic catalog "
+                    "(default: the Voyager index, as the tools see it)")
+    ap.add_argument("--spaces", nargs="*", default=None, help="synthetic spaces (default all): "
+                    "plain centred z-score pca-white64")
     args = ap.parse_args()
     if not args.skip_real:
         from benchmarks._library import load_library
@@ -202,7 +243,9 @@ def main() -> None:
         print(f"library loaded in {time.perf_counter() - t:.1f} s")
         print_real(lib, real_table(lib))
     if not args.skip_synthetic:
-        rows, cost = synthetic_table(args.n, args.queries)
+        knn = brute_top_k if args.exact else ann_top_k
+        rows, cost = synthetic_table(args.n, args.queries, knn, args.spaces)
+        cost["knn"] = "exact brute force" if args.exact else "the Voyager index (M 16, ef_construction 200)"
         print_synthetic(args.n, rows, cost)
 
 
