@@ -68,7 +68,7 @@ def style_precision(x: np.ndarray, labels: np.ndarray) -> tuple[float, dict[str,
     per = defaultdict(list)
     for label, h in zip(labels, hits):
         per[label].append(h)
-    return float(hits.mean()), {s: round(float(np.mean(v)), 3) for s, v in sorted(per.items())}
+    return float(hits.mean()), {str(s): round(float(np.mean(v)), 3) for s, v in sorted(per.items())}
 
 
 def timing(models: dict[str, str], tracks: list[dict], n_tracks: int = 6, repeats: int = 2) -> None:
