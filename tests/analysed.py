@@ -16,7 +16,7 @@ import pickle
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from audiomuse.analysis.musicnn import MODEL_PATH
+from audiomuse.analysis.musicnn import DEFAULT_PRECISION, MODEL_PATHS
 from audiomuse.analysis.track import TrackAnalyser, TrackResult
 
 CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser() / "test-analysis"
@@ -30,9 +30,10 @@ ANALYSIS_CODE = ("decode.py", "features.py", "musicnn.py", "track.py")
 
 
 def _cache_file(hop: int) -> Path:
-    digest = hashlib.sha1(MODEL_PATH.read_bytes())
+    model_path = MODEL_PATHS[DEFAULT_PRECISION]  # the file TrackAnalyser() runs
+    digest = hashlib.sha1(model_path.read_bytes())
     for name in ANALYSIS_CODE:
-        digest.update((MODEL_PATH.parents[1] / name).read_bytes())
+        digest.update((model_path.parents[1] / name).read_bytes())
     return CACHE / f"{digest.hexdigest()[:12]}-hop{hop}.pkl"
 
 

@@ -21,6 +21,13 @@ HOP = 256
 N_MELS = 96
 PATCH_FRAMES = 187
 MODEL_PATH = Path(__file__).parent / "models" / "msd-musicnn.onnx"
+# The same model with its two timbral convolutions quantised to int8 (quantize_musicnn.py)
+INT8_MODEL_PATH = MODEL_PATH.with_name("msd-musicnn-int8.onnx")
+MODEL_PATHS = {"fp32": MODEL_PATH, "int8": INT8_MODEL_PATH}
+# The analyser's default (ANALYSIS_PRECISION): int8 met the bar set for it on the 136 sample-library
+# tracks (mean-embedding cosine to fp32 mean 0.99987, min 0.99922; style precision@10 0.773 vs
+# 0.775) at 1.5-1.8x less model CPU per patch; numbers in models/README.md.
+DEFAULT_PRECISION = "int8"
 # Measured with 1 thread on the 2-core machine: batch 1 cost the least CPU per patch, batches of
 # 2-16 cost 1-7% more and more wall time (numbers in models/README.md).
 DEFAULT_BATCH_SIZE = 1

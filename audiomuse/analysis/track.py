@@ -9,7 +9,7 @@ import numpy as np
 
 from audiomuse.analysis import features as feat
 from audiomuse.analysis.decode import load_audio
-from audiomuse.analysis.musicnn import MSD_TAGS, MusicnnModel, log_mel
+from audiomuse.analysis.musicnn import DEFAULT_PRECISION, MODEL_PATHS, MSD_TAGS, MusicnnModel, log_mel
 
 SAMPLE_RATE = 16000
 MODEL_NAME = "msd-musicnn-onnx"
@@ -23,10 +23,15 @@ MODEL_NAME = "msd-musicnn-onnx"
 MODEL_DIGEST = "6a6b45c99748d9d3"
 
 
-def model_identity(patch_hop: int) -> str:
-    """'<model name>@<weights digest>/hop<patch hop>': stored with every embedding, so embeddings
-    of other weights or another patch hop are never mixed (collection sync checks it)."""
-    return f"{MODEL_NAME}@{MODEL_DIGEST}/hop{int(patch_hop)}"
+def model_identity(patch_hop: int, precision: str = DEFAULT_PRECISION) -> str:
+    """'<model name>@<weights digest>[-int8]/hop<patch hop>': stored with every embedding, so
+    embeddings of other weights, another precision or another patch hop are never mixed
+    (collection sync checks it). fp32 has no suffix: the identity embeddings were stored under
+    before the int8 model existed. ``precision`` defaults to the analyser's default."""
+    if precision not in MODEL_PATHS:
+        raise ValueError(f"analysis precision must be one of {sorted(MODEL_PATHS)}, not {precision!r}")
+    suffix = "" if precision == "fp32" else f"-{precision}"
+    return f"{MODEL_NAME}@{MODEL_DIGEST}{suffix}/hop{int(patch_hop)}"
 
 
 @dataclass
@@ -83,11 +88,15 @@ def blas_threads(threads: int):
 
 
 class TrackAnalyser:
-    """Holds the model session (loaded once per process), the patch hop and the thread budget."""
+    """Holds the model session (loaded once per process), the patch hop, the precision (which
+    model file: fp32 or int8) and the thread budget."""
 
-    def __init__(self, threads: int = 1, patch_hop: int = 187, model: MusicnnModel | None = None):
-        self.model = model or MusicnnModel(threads=threads)
+    def __init__(self, threads: int = 1, patch_hop: int = 187, model: MusicnnModel | None = None,
+                 precision: str = DEFAULT_PRECISION):
+        self.identity = model_identity(patch_hop, precision)  # validates the precision first
+        self.model = model or MusicnnModel(MODEL_PATHS[precision], threads=threads)
         self.patch_hop = patch_hop
+        self.precision = precision
         self.threads = threads
 
     def analyse(self, path: Path) -> TrackResult:
@@ -105,5 +114,5 @@ class TrackAnalyser:
             n_patches=n_patches,
             **score_columns(signal, tags),
             audio_seconds=len(y) / SAMPLE_RATE,
-            model=model_identity(self.patch_hop),
+            model=self.identity,
         )

@@ -75,7 +75,7 @@ def sync_collection(
     if not remote_url:
         raise SyncNotConfigured("Collection sync needs SYNC_DATABASE_URL (the remote AudioMuse database).")
 
-    model_id = model_identity(settings.patch_hop)
+    model_id = model_identity(settings.patch_hop, settings.analysis_precision)
     report = SyncReport(direction=direction, remote=redact_url(remote_url), model_id=model_id)
     remote = connect(remote_url, connect_timeout=15, application_name="audiomuse-sync")
     try:

@@ -92,21 +92,24 @@ class AnalysisResource(dg.ConfigurableResource):
     """ANALYSIS_THREADS: onnxruntime threads per run."""
     patch_hop: int | None = None
     """PATCH_HOP: MusiCNN patch hop in frames (187 = non-overlapping)."""
+    precision: str | None = None
+    """ANALYSIS_PRECISION: int8 (default, the quantised model) or fp32; each precision's embeddings
+    are stored under their own model identity and never mixed."""
 
     def settings(self) -> Settings:
         return _settings_with({"num_recent_albums": self.recent_albums, "analysis_threads": self.threads,
-                               "patch_hop": self.patch_hop})
+                               "patch_hop": self.patch_hop, "analysis_precision": self.precision})
 
     def album_limit(self) -> int:
         return self.settings().num_recent_albums
 
     def analyser(self):
         settings = self.settings()
-        return _analyser(settings.analysis_threads, settings.patch_hop)
+        return _analyser(settings.analysis_threads, settings.patch_hop, settings.analysis_precision)
 
 
 @lru_cache(maxsize=2)
-def _analyser(threads: int, patch_hop: int):
+def _analyser(threads: int, patch_hop: int, precision: str):
     """One model session per process, reused by every album the process analyses.
 
     Imported here, not at module level: the webserver and daemon load these definitions too and
@@ -114,7 +117,7 @@ def _analyser(threads: int, patch_hop: int):
     """
     from audiomuse.analysis.track import TrackAnalyser
 
-    return TrackAnalyser(threads=threads, patch_hop=patch_hop)
+    return TrackAnalyser(threads=threads, patch_hop=patch_hop, precision=precision)
 
 
 class LLMResource(dg.ConfigurableResource):
@@ -147,9 +150,9 @@ class SyncRemoteResource(dg.ConfigurableResource):
     accept_policy: bool | None = None
     """SYNC_ACCEPT_POLICY; the policy can also be accepted on the explorer's Collection sync page."""
 
-    def settings(self, patch_hop: int) -> Settings:
+    def settings(self, patch_hop: int, precision: str | None = None) -> Settings:
         return _settings_with({"sync_database_url": self.url, "sync_accept_policy": self.accept_policy,
-                               "patch_hop": patch_hop})
+                               "patch_hop": patch_hop, "analysis_precision": precision})
 
 
 class RecipesResource(dg.ConfigurableResource):
@@ -210,7 +213,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
             timeout_seconds=settings.http_timeout, retries=settings.http_retries,
         ),
         "analysis": AnalysisResource(recent_albums=settings.num_recent_albums, threads=settings.analysis_threads,
-                                     patch_hop=settings.patch_hop),
+                                     patch_hop=settings.patch_hop, precision=settings.analysis_precision),
         "llm": LLMResource(provider=settings.ai_model_provider, url=settings.ai_model_url,
                            model=settings.ai_model_name, api_key=_secret("AI_API_KEY"),
                            timeout_seconds=settings.ai_timeout),

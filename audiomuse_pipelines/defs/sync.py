@@ -29,7 +29,8 @@ def collection_sync(
     sync_remote: SyncRemoteResource,
     analysis: AnalysisResource,
 ) -> dg.MaterializeResult:
-    settings = sync_remote.settings(patch_hop=analysis.settings().patch_hop)  # the model identity shared
+    analysed = analysis.settings()  # the model identity shared: patch hop and precision
+    settings = sync_remote.settings(patch_hop=analysed.patch_hop, precision=analysed.analysis_precision)
     try:
         report = sync_collection(database.database(), remote_url(settings), settings, albums=config.albums,
                                  direction=config.direction, progress=context.log.info)

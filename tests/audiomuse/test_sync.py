@@ -169,6 +169,14 @@ def test_model_identity_names_weights_and_patch_hop():
     assert model_identity(93) != ident
 
 
+def test_model_identity_names_the_int8_precision_and_keeps_fp32s():
+    assert model_identity(187, "fp32") == "msd-musicnn-onnx@6a6b45c99748d9d3/hop187"  # as before int8
+    assert model_identity(187) == model_identity(187, "int8") == "msd-musicnn-onnx@6a6b45c99748d9d3-int8/hop187"
+    assert ACCEPTED.analysis_precision == "int8"  # the default: CURRENT is what the analyser stores
+    with pytest.raises(ValueError):
+        model_identity(187, "fp16")
+
+
 # --------------------------------------------------------------------------- opt-in
 
 
@@ -329,6 +337,33 @@ def test_rows_of_another_model_are_never_pushed(db, hub, model):
     report = sync_collection(db, hub.url, ACCEPTED, direction="push")
     assert (report.pushed, report.incompatible) == (0, 7)
     assert shared_rows(hub) == []
+
+
+def test_fp32_rows_are_another_model_to_push_and_pull(db, hub, other_user):
+    """fp32 embeddings (analysed before int8 became the default, or with ANALYSIS_PRECISION=fp32)
+    are pushed only under fp32 and pulled only into an fp32 library: never mixed with int8 ones."""
+    fp32, fp32_settings = model_identity(187, "fp32"), Settings(sync_accept_policy=True, analysis_precision="fp32")
+    make_library(db, "alice", analysed=True, model=fp32)
+    report = sync_collection(db, hub.url, ACCEPTED, direction="push")  # int8 configured: not its rows
+    assert (report.pushed, report.incompatible) == (0, 7)
+    report = sync_collection(db, hub.url, fp32_settings, direction="push")
+    assert (report.pushed, report.model_id) == (7, fp32)
+    assert {m for _, _, m in shared_rows(hub)} == {fp32}
+    make_library(other_user, "bob", analysed=False)
+    report = sync_collection(other_user, hub.url, ACCEPTED, direction="pull")
+    assert (report.pulled, report.incompatible) == (0, 7)
+    assert stored_analysis(other_user) == {}
+    assert sync_collection(other_user, hub.url, fp32_settings, direction="pull").pulled == 7
+    assert {r["model"] for r in stored_analysis(other_user).values()} == {fp32}
+
+
+def test_int8_rows_are_never_pulled_into_an_fp32_library(db, hub, other_user):
+    make_library(db, "alice", analysed=True)  # CURRENT: int8
+    assert sync_collection(db, hub.url, ACCEPTED, direction="push").pushed == 7
+    make_library(other_user, "bob", analysed=False)
+    report = sync_collection(other_user, hub.url, Settings(sync_accept_policy=True, analysis_precision="fp32"),
+                             direction="pull")
+    assert (report.pulled, report.incompatible) == (0, 7)
 
 
 def test_same_content_under_two_models_is_kept_apart(db, hub, other_user, pg_admin_url, migrated_template):
