@@ -184,3 +184,45 @@ def test_the_sensor_adds_a_daily_mix_for_a_listener_with_history(db, dagster_ins
     added = [k for req in result.dynamic_partitions_requests if isinstance(req, dg.AddDynamicPartitionsRequest)
              for k in req.partition_keys]
     assert mixes[0].partition_key in added
+
+
+def test_a_newly_analysed_album_refreshes_new_music_recipes_and_not_timed_ones(db, resources, dagster_instance,
+                                                                            music_dir):
+    """The whole chain: catalog and analysis of real files, library_automation asks for a new index,
+    the index is built, and the recipes sensor then refreshes the 'new music' recipe only."""
+    from audiomuse_pipelines.defs.analysis import track_analysis
+    from audiomuse_pipelines.defs.catalog import catalog
+    from audiomuse_pipelines.defs.partitions import albums_partitions
+    from audiomuse_pipelines.defs.similarity import similarity_index
+    from tests.audiomuse_pipelines.conftest import write_album
+    from tests.audiomuse_pipelines.test_backfill import library_automation_tick
+
+    def analyse_all():
+        assert dg.materialize([catalog], resources=resources, instance=dagster_instance).success
+        for album in dagster_instance.get_dynamic_partitions(albums_partitions.name):
+            assert dg.materialize([track_analysis], partition_key=album, resources=resources,
+                                  instance=dagster_instance).success
+
+    analyse_all()
+    assert dg.materialize([similarity_index], resources=resources, instance=dagster_instance).success
+    with db.connection() as conn:
+        seed = conn.execute("SELECT track_id FROM embedding ORDER BY track_id LIMIT 1").fetchone()[0]
+    fresh = _saved(db, dagster_instance, Recipe("Fresh", "similar", {"track_id": seed}, refresh="new_music", size=2))
+    timed = _saved(db, dagster_instance, Recipe("Timed", "similar", {"track_id": seed}, refresh="daily", size=2))
+    recipes = {**resources, "recipes": RecipesResource(max_songs_per_artist=3)}
+    for recipe in (fresh, timed):
+        assert dg.materialize([recipe_playlists], partition_key=recipe.partition_key, resources=recipes,
+                              instance=dagster_instance).success
+    quiet = recipes_sensor(dg.build_sensor_context(instance=dagster_instance, resources=recipes))
+    automation = library_automation_tick(dagster_instance)
+    automation = library_automation_tick(dagster_instance, automation.cursor)
+    assert automation.get_num_requested(similarity_index.key) == 0  # up to date
+
+    write_album(music_dir, "Gamma", "Third Time", ["Spark", "Glow"])  # the user adds an album
+    analyse_all()
+    automation = library_automation_tick(dagster_instance, automation.cursor)
+    assert automation.get_num_requested(similarity_index.key) == 1  # the new analyses ask for a new index
+    assert dg.materialize([similarity_index], resources=resources, instance=dagster_instance).success
+    after = recipes_sensor(dg.build_sensor_context(instance=dagster_instance, resources=recipes,
+                                                   cursor=quiet.cursor))
+    assert [int(r.partition_key) for r in after.run_requests] == [fresh.id]
