@@ -4,7 +4,7 @@
     track_ids = build_recipe(recipe, ctx)  # at most recipe.size, best first
 
 :data:`BUILDERS` maps each kind to its builder (``(recipe, ctx) -> candidate track ids, best
-first``); a kind another module builds (``extend``) registers itself with :func:`register_builder`.
+first``); a kind built in another module (``extend``) is registered here with :func:`register_builder`.
 :func:`build_recipe` then passes every kind's candidates through the one artist cap
 (:mod:`audiomuse.playlists.artist_cap`: no song twice, at most ``ctx.max_per_artist`` per artist)
 and cuts the list to ``recipe.size``. Whatever cannot be built (a seed gone from the library, no
@@ -36,6 +36,7 @@ from audiomuse.playlists.fingerprint import HALF_LIFE_DAYS, sonic_fingerprint
 from audiomuse.playlists.path import find_path
 from audiomuse.playlists.vectors import weighted_centroid
 from audiomuse.providers.base import MediaProvider
+from audiomuse.recipes.extend import build_extend
 from audiomuse.recipes.model import Recipe, RecipeError
 from audiomuse.store import Database
 
@@ -92,7 +93,7 @@ KEEPS_ITS_SONGS = frozenset({"extend"})
 
 
 def register_builder(kind: str) -> Callable[[Builder], Builder]:
-    """Decorator: ``@register_builder("extend")`` makes the function the builder of that kind."""
+    """Decorator: ``@register_builder("similar")`` makes the function the builder of that kind."""
     def register(builder: Builder) -> Builder:
         BUILDERS[kind] = builder
         return builder
@@ -128,6 +129,9 @@ def recipe_seed(recipe: Recipe, *extra: object) -> int:
 
 
 # --- the kinds ------------------------------------------------------------------------------------
+
+register_builder("extend")(build_extend)  # in its own module: it reads server playlists
+
 
 @register_builder("similar")
 def _similar(recipe: Recipe, ctx: RecipeContext) -> list[str]:
@@ -303,6 +307,3 @@ def _in_index(recipe: Recipe, ctx: RecipeContext, track_ids: Iterable[str]) -> N
 
 __all__ = ["BUILDERS", "Builder", "RecipeContext", "RecipeError", "UnsupportedKind", "build_recipe",
            "daily_mix_recipe", "interleave", "recent_plays", "recipe_seed", "register_builder"]
-
-# The extend builder lives in its own module (it reads server playlists) and registers itself.
-from audiomuse.recipes import extend as _extend  # noqa: E402,F401

@@ -18,7 +18,6 @@ import numpy as np
 
 from audiomuse.index.similar import similar_by_vector
 from audiomuse.playlists.vectors import weighted_centroid
-from audiomuse.recipes.build import register_builder
 from audiomuse.recipes.model import Recipe, RecipeError
 
 if TYPE_CHECKING:
@@ -35,7 +34,6 @@ class ExtendContext(Protocol):
     max_per_artist: int
 
 
-@register_builder("extend")
 def build_extend(recipe: Recipe, ctx: ExtendContext) -> list[str]:
     """The playlist's track ids in order, then up to ``recipe.size`` songs nearest its centroid.
 
