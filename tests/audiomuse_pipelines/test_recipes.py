@@ -12,30 +12,22 @@ import dagster as dg
 import pytest
 
 from audiomuse.media import PlayedTrack, Playlist
-from audiomuse.providers.base import MediaProvider, ProviderUnavailable
+from audiomuse.providers.base import ProviderUnavailable
 from audiomuse.recipes.model import Recipe
 from audiomuse.recipes.store import get_recipe, list_recipes, save_recipe
 from audiomuse_pipelines.defs.recipes import recipe_playlists, recipe_schedule, recipes_partitions, recipes_sensor
 from audiomuse_pipelines.defs.resources import MediaServerResource, RecipesResource
 from tests.seed import seed_library
+from tests.stub_provider import EmptyProvider
 
 
-class ServerPlaylists(MediaProvider):
+class ServerPlaylists(EmptyProvider):
     """A media server that keeps playlists in memory (shared by every provider the resource makes)."""
 
     kind = "memory"
     playlists: dict[tuple[str | None, str], tuple[str, list[str]]] = {}
     down = False
     history: dict[str | None, list[PlayedTrack]] = {}
-
-    def newest_albums(self, limit=0):
-        return []
-
-    def album_tracks(self, album_id):
-        return []
-
-    def download(self, track, dest_dir):
-        raise NotImplementedError
 
     def list_playlists(self, owner=None):
         return [Playlist(pid, name) for (who, name), (pid, _) in self.playlists.items() if who == owner]
@@ -49,9 +41,6 @@ class ServerPlaylists(MediaProvider):
 
     def playlist_tracks(self, playlist_id, owner=None):
         return next(tracks for (who, _), (pid, tracks) in self.playlists.items() if pid == playlist_id)
-
-    def delete_playlist(self, playlist_id, owner=None):
-        raise NotImplementedError
 
     def top_played(self, limit=100, user=None):
         return self.history.get(user, [])[:limit]

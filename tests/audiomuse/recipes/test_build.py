@@ -8,7 +8,6 @@ import pytest
 from audiomuse.index.similar import similar_by_track
 from audiomuse.media import PlayedTrack
 from audiomuse.playlists.artist_cap import normalised_artist
-from audiomuse.providers.base import MediaProvider
 from audiomuse.recipes.build import (
     BUILDERS,
     RecipeContext,
@@ -25,15 +24,14 @@ from audiomuse.store import Database
 from audiomuse.store.server import with_database
 from tests.conftest import create_database, drop_database
 from tests.seed import seed_library
+from tests.stub_provider import EmptyProvider
 
 CAP = 2  # five songs per seeded artist: a cap of two shows
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=timezone.utc)
 
 
-class HistoryProvider(MediaProvider):
+class HistoryProvider(EmptyProvider):
     """A media server that only knows play histories (user -> [PlayedTrack])."""
-
-    kind = "fake"
 
     def __init__(self, histories: dict[str, list[PlayedTrack]]):
         self.histories = histories
@@ -42,27 +40,6 @@ class HistoryProvider(MediaProvider):
     def top_played(self, limit=100, user=None):
         self.asked.append((limit, user))
         return list(self.histories.get(user, []))[:limit]
-
-    def newest_albums(self, limit=0):
-        return []
-
-    def album_tracks(self, album_id):
-        return []
-
-    def download(self, track, dest_dir):
-        raise NotImplementedError
-
-    def list_playlists(self, owner=None):
-        return []
-
-    def create_or_replace_playlist(self, name, track_ids, owner=None):
-        raise NotImplementedError
-
-    def playlist_tracks(self, playlist_id, owner=None):
-        raise NotImplementedError
-
-    def delete_playlist(self, playlist_id, owner=None):
-        raise NotImplementedError
 
 
 def _plays(ids, days_ago, start=20):
