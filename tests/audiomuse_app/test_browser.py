@@ -149,8 +149,10 @@ class Browser:
         reply = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True)
         return reply["result"].get("value")
 
-    def open(self, url: str, heading: str, timeout: float = 90) -> dict:
-        """Load ``url`` and wait until the script run has finished with ``heading`` on screen."""
+    def open(self, url: str, heading: str, drawn: dict | None = None, timeout: float = 90) -> dict:
+        """Load ``url`` and wait until the script run has finished with ``heading`` on screen and, when
+        ``drawn`` is given (for example ``{"charts": 1, "tables": 1}``), those elements have drawn: on a
+        loaded machine a table can arrive seconds after the script run ends."""
         self.call("Page.navigate", session=True, url=url)
         deadline, settled = time.monotonic() + timeout, 0
         state: dict = {}
@@ -158,6 +160,7 @@ class Browser:
             time.sleep(0.5)
             state = self.evaluate(PAGE_STATE) or {}
             done = state.get("script") == "notRunning" and heading in state.get("text", "")
+            done = done and all(state.get(kind) == count for kind, count in (drawn or {}).items())
             settled = settled + 1 if done else 0
             if settled >= 3:  # 1.5 s with nothing running: charts and tables have drawn
                 break
@@ -217,7 +220,8 @@ def test_every_page_renders_in_a_real_browser_without_errors(explorer, browser):
     problems = []
     for path, heading, evidence, charts, tables in pages:
         name = path.split("?")[0] or "catalog"
-        state = browser.open(f"{explorer}/{path}", heading or "")
+        drawn = {"charts": charts, "tables": tables} if heading is not None else None
+        state = browser.open(f"{explorer}/{path}", heading or "", drawn)
         shot = SCREENSHOTS / f"{name}.png"
         browser.screenshot(shot)
         text = state.get("text", "")
@@ -235,6 +239,7 @@ def test_every_page_renders_in_a_real_browser_without_errors(explorer, browser):
             checks[f"shows {evidence!r}"] = evidence in text
         failed = [c for c, ok in checks.items() if not ok]
         if failed:
-            problems.append(f"/{path}: {', '.join(failed)}; state: {json.dumps(state)[:600]}")
+            counts = {kind: state.get(kind) for kind in ("script", "exceptions", "errors", "charts", "tables")}
+            problems.append(f"/{path}: {', '.join(failed)}; state: {json.dumps(counts)} {state.get('text', '')[:400]!r}")
     print(f"checked {len(pages)} pages; screenshots in {SCREENSHOTS}")
     assert not problems, "\n".join(problems)
