@@ -1,5 +1,5 @@
 """Living playlists: one partition per saved recipe, refreshed by a schedule (daily, weekly), by new
-music (a new similarity index), or by hand; a daily mix per listener."""
+music (an automation condition on a new similarity index), or by hand; a daily mix per listener."""
 
 from datetime import datetime, timezone
 
@@ -15,9 +15,46 @@ RECIPE_TAGS = {"audiomuse/kind": "recipe"}
 WEEKLY_ON = 0  # Monday
 
 
+class RefreshPolicyIs(dg.AutomationCondition):
+    """True for the recipe partitions whose refresh policy is ``policy``. The policy lives in the
+    recipes table, not in the partition key, so a policy edited in the explorer counts from the next
+    evaluation. Python of our own: it runs in the code server (``use_user_code_server`` below)."""
+
+    def __init__(self, policy: str, database: DatabaseResource | None = None):
+        self.policy = policy
+        self.database = database or DatabaseResource()  # unset fields: the code location's settings
+
+    @property
+    def name(self) -> str:
+        return f"refresh_policy_is({self.policy})"
+
+    @property
+    def description(self) -> str:
+        return f"the recipe's refresh policy is {self.policy!r}"
+
+    def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
+        if context.candidate_subset.is_empty:  # nothing asks: no query
+            return dg.AutomationResult(context, context.candidate_subset)
+        with self.database.database().connection() as conn:
+            keys = {r.partition_key for r in list_recipes(conn, refresh=[self.policy])}
+        return dg.AutomationResult(context, context.candidate_subset.compute_intersection_with_partition_keys(keys))
+
+
+def on_new_music(database: DatabaseResource | None = None) -> dg.AutomationCondition:
+    """A new similarity index (since this partition was last requested or refreshed) for an 'on new
+    music' recipe, once no index build or refresh of it is running."""
+    return (
+        dg.AutomationCondition.any_deps_updated().since_last_handled().with_label("new index since last refresh")
+        & RefreshPolicyIs("new_music", database)
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+    )
+
+
 @dg.asset(
     partitions_def=recipes_partitions,
     deps=[similarity_index],
+    automation_condition=on_new_music(),
     group_name="recipes",
     kinds={"postgres"},
     op_tags=RECIPE_TAGS,
@@ -82,8 +119,8 @@ def recipe_schedule(context: dg.ScheduleEvaluationContext, database: DatabaseRes
     target=[recipe_playlists],
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Keeps one partition per saved recipe (and a daily mix per listener), builds each new "
-    "recipe once, and refreshes the 'new music' recipes after the similarity index changes.",
+    description="Keeps one partition per saved recipe (and a daily mix per listener) and builds each new "
+    "recipe once.",
 )
 def recipes_sensor(
     context: dg.SensorEvaluationContext,
@@ -100,22 +137,21 @@ def recipes_sensor(
         stored = list_recipes(conn)
     known = set(context.instance.get_dynamic_partitions(recipes_partitions.name))
     keys = {r.partition_key for r in stored}
-    index_version = _latest_index_version(context)
-    new_music = context.cursor is not None and index_version != context.cursor
     requests = [_request(r, f"{r.id}@first") for r in stored if r.refreshed_at is None]
-    if new_music:
-        requests += [_request(r, f"{r.id}@index-{index_version}") for r in stored
-                     if r.refresh == "new_music" and r.refreshed_at is not None]
     partitions = []
     if keys - known:
         partitions.append(recipes_partitions.build_add_request(sorted(keys - known)))
     if known - keys:
         partitions.append(recipes_partitions.build_delete_request(sorted(known - keys)))
-    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions, cursor=index_version)
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions)
 
 
-def _latest_index_version(context: dg.SensorEvaluationContext) -> str:
-    """When the similarity index was last materialised ("none" before the first; a cursor must not be
-    empty, Dagster would store it as no cursor): a new value is new music."""
-    event = context.instance.get_latest_materialization_event(similarity_index.key)
-    return repr(event.timestamp) if event is not None else "none"
+recipes_automation = dg.AutomationConditionSensorDefinition(
+    "recipes_automation",
+    target=dg.AssetSelection.assets(recipe_playlists),
+    use_user_code_server=True,  # RefreshPolicyIs reads the recipes table
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    run_tags=RECIPE_TAGS,
+    description="Refreshes the 'on new music' recipes after the similarity index changes.",
+)

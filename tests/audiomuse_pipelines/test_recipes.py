@@ -1,8 +1,8 @@
 """Living playlists in Dagster on a PostgreSQL-backed instance: a recipe's partition refreshes its
 server playlist in place and reports what changed; a failing server keeps the previous version;
-the schedule refreshes only the recipes whose hour it is; the sensor builds new recipes once,
-adds daily mixes for listeners with history, and refreshes 'new music' recipes (not timed ones)
-after the similarity index changes."""
+the schedule refreshes only the recipes whose hour it is; the sensor builds new recipes once and
+adds daily mixes for listeners with history; the automation condition refreshes 'new music' recipes
+(not timed ones) after the similarity index changes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from audiomuse.media import PlayedTrack, Playlist
 from audiomuse.providers.base import ProviderUnavailable
 from audiomuse.recipes.model import Recipe
 from audiomuse.recipes.store import get_recipe, list_recipes, save_recipe
-from audiomuse_pipelines.defs.recipes import recipe_playlists, recipe_schedule, recipes_partitions, recipes_sensor
+from audiomuse_pipelines.defs.recipes import (on_new_music, recipe_playlists, recipe_schedule, recipes_partitions,
+                                              recipes_sensor)
 from audiomuse_pipelines.defs.resources import MediaServerResource, RecipesResource
 from tests.seed import seed_library
 from tests.stub_provider import EmptyProvider
@@ -139,26 +140,48 @@ def test_the_schedule_refreshes_the_recipes_whose_hour_it_is(db, dagster_instanc
     assert tick(datetime(2026, 12, 8, 8, tzinfo=timezone.utc)) == []
 
 
-def test_the_sensor_builds_new_recipes_once_and_refreshes_new_music_ones_after_a_new_index(
-        db, dagster_instance, library):
+def recipes_automation_tick(instance, resources, cursor=None):
+    """One evaluation of recipe_playlists' automation condition, reading recipes from the resources' database."""
+    asset = recipe_playlists.map_asset_specs(
+        lambda spec: spec.replace_attributes(automation_condition=on_new_music(resources["database"])))
+    return dg.evaluate_automation_conditions(dg.Definitions(assets=[asset], resources=resources), instance,
+                                             cursor=cursor)
+
+
+def test_the_sensor_builds_new_recipes_once(db, dagster_instance, library):
     styles, resources = library
     seed = styles["rock"][0]
     timed = _saved(db, dagster_instance, Recipe("Timed", "similar", {"track_id": seed}, refresh="daily"))
     fresh = _saved(db, dagster_instance, Recipe("Fresh", "similar", {"track_id": seed}, refresh="new_music"))
 
-    def tick(cursor=None):
-        context = dg.build_sensor_context(instance=dagster_instance, resources=resources, cursor=cursor)
-        return recipes_sensor(context)
+    def tick():
+        return recipes_sensor(dg.build_sensor_context(instance=dagster_instance, resources=resources))
 
     first = tick()
     assert sorted(r.run_key for r in first.run_requests) == sorted([f"{timed.id}@first", f"{fresh.id}@first"])
     for recipe in (timed, fresh):
         assert _refresh(dagster_instance, resources, recipe).success
-    quiet = tick(first.cursor)
-    assert quiet.run_requests == []
+    assert tick().run_requests == []
+
+
+def test_a_new_index_refreshes_new_music_recipes_by_their_automation_condition(db, dagster_instance, library):
+    styles, resources = library
+    seed = styles["rock"][0]
+    saved = [_saved(db, dagster_instance, Recipe(name, "similar", {"track_id": seed}, refresh=policy))
+               for name, policy in [("Timed", "daily"), ("Fresh", "new_music"), ("Hand", "manual")]]
+    for recipe in saved:
+        assert _refresh(dagster_instance, resources, recipe).success
+    quiet = recipes_automation_tick(dagster_instance, resources)
+    assert quiet.total_requested == 0
     dagster_instance.report_runless_asset_event(dg.AssetMaterialization("similarity_index"))  # new music
-    after = tick(quiet.cursor)
-    assert [int(r.partition_key) for r in after.run_requests] == [fresh.id]
+    after = recipes_automation_tick(dagster_instance, resources, quiet.cursor)
+    requested = after.get_requested_partitions(recipe_playlists.key)
+    assert requested == {saved[1].partition_key}
+    with db.connection() as conn:  # the user switches a timed recipe to "on new music" (the index is newer than it)
+        save_recipe(conn, Recipe("Timed", "similar", {"track_id": seed}, refresh="new_music", id=saved[0].id))
+    assert _refresh(dagster_instance, resources, saved[1]).success  # the requested refresh ran
+    calm = recipes_automation_tick(dagster_instance, resources, after.cursor)
+    assert calm.get_requested_partitions(recipe_playlists.key) == {saved[0].partition_key}
 
 
 def test_the_sensor_adds_a_daily_mix_for_a_listener_with_history(db, dagster_instance, library):
@@ -178,7 +201,7 @@ def test_the_sensor_adds_a_daily_mix_for_a_listener_with_history(db, dagster_ins
 def test_a_newly_analysed_album_refreshes_new_music_recipes_and_not_timed_ones(db, resources, dagster_instance,
                                                                             music_dir):
     """The whole chain: catalog and analysis of real files, library_automation asks for a new index,
-    the index is built, and the recipes sensor then refreshes the 'new music' recipe only."""
+    the index is built, and recipes_automation then refreshes the 'new music' recipe only."""
     from audiomuse_pipelines.defs.analysis import track_analysis
     from audiomuse_pipelines.defs.catalog import catalog
     from audiomuse_pipelines.defs.partitions import albums_partitions
@@ -202,7 +225,7 @@ def test_a_newly_analysed_album_refreshes_new_music_recipes_and_not_timed_ones(d
     for recipe in (fresh, timed):
         assert dg.materialize([recipe_playlists], partition_key=recipe.partition_key, resources=recipes,
                               instance=dagster_instance).success
-    quiet = recipes_sensor(dg.build_sensor_context(instance=dagster_instance, resources=recipes))
+    quiet = recipes_automation_tick(dagster_instance, recipes)
     automation = library_automation_tick(dagster_instance)
     automation = library_automation_tick(dagster_instance, automation.cursor)
     assert automation.get_num_requested(similarity_index.key) == 0  # up to date
@@ -212,6 +235,5 @@ def test_a_newly_analysed_album_refreshes_new_music_recipes_and_not_timed_ones(d
     automation = library_automation_tick(dagster_instance, automation.cursor)
     assert automation.get_num_requested(similarity_index.key) == 1  # the new analyses ask for a new index
     assert dg.materialize([similarity_index], resources=resources, instance=dagster_instance).success
-    after = recipes_sensor(dg.build_sensor_context(instance=dagster_instance, resources=recipes,
-                                                   cursor=quiet.cursor))
-    assert [int(r.partition_key) for r in after.run_requests] == [fresh.id]
+    after = recipes_automation_tick(dagster_instance, recipes, quiet.cursor)
+    assert after.get_requested_partitions(recipe_playlists.key) == {fresh.partition_key}

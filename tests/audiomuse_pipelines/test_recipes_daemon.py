@@ -1,7 +1,8 @@
 """Living playlists with the real Dagster daemon: the schedule daemon's tick at a recipe's hour
 requests its refresh (and no other), the run-queue daemon launches it in a run worker that writes
-the playlist on the (local folder) server; the sensor daemon refreshes 'new music' recipes, not
-timed ones, once the similarity index has changed."""
+the playlist on the (local folder) server; the sensor daemon evaluates recipes_automation (the
+automation condition, in the code server) and refreshes 'new music' recipes, not timed ones, once the
+similarity index has changed."""
 
 from __future__ import annotations
 
