@@ -135,6 +135,9 @@ class Settings(BaseSettings):
         default_factory=lambda: max(1, os.cpu_count() or 1), ge=1,
         description="concurrent album runs; threads x workers = cores",
     )
+    similarity_transform: Literal["none", "centred", "standardised"] = Field(
+        default="none", description="fitted on the library when the index is built, stored with it (no re-analysis)",
+    )
 
     # Clustering: each default and the parameter each field sets are ClusteringParams'
     # (audiomuse.clustering.params); the field names are the documented environment variables.

@@ -1,4 +1,4 @@
-"""Library-adaptive options for "which songs sound alike": measured, not wired in.
+"""Library-adaptive options for "which songs sound alike": measured; the transforms can be chosen.
 
 Two kinds, both unsupervised and learned from the library itself (no labels):
 
@@ -13,8 +13,10 @@ Two kinds, both unsupervised and learned from the library itself (no labels):
 
 Hubs are songs that sit in many other songs' top 10 (high-dimensional cosine spaces grow them near
 the data mean); these options push them down. ``benchmarks/similarity_quality.py`` measures them.
-Nothing here is used by the index or the tools yet: to be a default it must become part of the
-index artifact (versioned), so every reader transforms queries the way the index was built.
+A transform named by ``SIMILARITY_TRANSFORM`` (:data:`SIMILARITY_TRANSFORMS`; default none, as no
+option passed the bar on the test music: BENCHMARKS.md) is fitted when the index is built and
+stored in the index artifact, so every tool and the Subsonic front query in the same space and a
+change needs no re-analysis. The re-rankings are measured only.
 """
 
 from __future__ import annotations
@@ -60,6 +62,20 @@ def standardising(x: np.ndarray, eps: float = 1e-6) -> LinearTransform:
     return LinearTransform(
         "z-score", x.mean(axis=0).astype(np.float32), np.diag(1.0 / (std + eps)).astype(np.float32)
     )
+
+
+#: the transforms SIMILARITY_TRANSFORM can name: each fits a LinearTransform on the library's raw embeddings
+SIMILARITY_TRANSFORMS = ("none", "centred", "standardised")
+
+
+def fit_similarity_transform(name: str, x: np.ndarray) -> LinearTransform | None:
+    """The transform ``name`` fitted on the raw embeddings ``x`` (None for "none" or no embeddings)."""
+    if name not in SIMILARITY_TRANSFORMS:
+        raise ValueError(f"unknown similarity transform {name!r}: one of {', '.join(SIMILARITY_TRANSFORMS)}")
+    if name == "none" or len(x) == 0:
+        return None
+    fitted = centring(x) if name == "centred" else standardising(x)
+    return LinearTransform(name, fitted.mean, fitted.matrix)
 
 
 def pca_whitening(x: np.ndarray, k: int, power: float = 1.0, shrink: float = 0.0) -> LinearTransform:

@@ -120,6 +120,13 @@ def _analyser(threads: int, patch_hop: int, precision: str):
     return TrackAnalyser(threads=threads, patch_hop=patch_hop, precision=precision)
 
 
+class IndexResource(dg.ConfigurableResource):
+    """How the similarity index is built."""
+
+    transform: str = "none"
+    """SIMILARITY_TRANSFORM: none, centred or standardised, fitted on the library at each build."""
+
+
 class LLMResource(dg.ConfigurableResource):
     """The LLM that names playlists (``AI_MODEL_PROVIDER``; ``none`` = automatic names only)."""
 
@@ -214,6 +221,7 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         ),
         "analysis": AnalysisResource(recent_albums=settings.num_recent_albums, threads=settings.analysis_threads,
                                      patch_hop=settings.patch_hop, precision=settings.analysis_precision),
+        "index": IndexResource(transform=settings.similarity_transform),
         "llm": LLMResource(provider=settings.ai_model_provider, url=settings.ai_model_url,
                            model=settings.ai_model_name, api_key=_secret("AI_API_KEY"),
                            timeout_seconds=settings.ai_timeout),

@@ -5,7 +5,7 @@ import dagster as dg
 
 from audiomuse.artifact_builds import build_music_map, build_similarity_index
 from audiomuse_pipelines.defs.analysis import track_analysis
-from audiomuse_pipelines.defs.resources import DatabaseResource
+from audiomuse_pipelines.defs.resources import DatabaseResource, IndexResource
 from audiomuse_pipelines.defs.sync import collection_sync
 
 # Like eager(), but a library with some albums not (yet) analysed still gets an index: missing
@@ -20,10 +20,12 @@ LIBRARY_TAGS = {"audiomuse/kind": "library"}
     kinds={"voyager", "postgres"},
     op_tags=LIBRARY_TAGS,
     automation_condition=ON_ANALYSIS_CHANGE,
-    description="Voyager (HNSW, cosine) index over every embedding, stored in PostgreSQL.",
+    description="Voyager (HNSW, cosine) index over every embedding, through the similarity transform "
+    "fitted on them, stored in PostgreSQL.",
 )
-def similarity_index(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
-    return _reported(context, "index", build_similarity_index(database.database()))
+def similarity_index(context: dg.AssetExecutionContext, database: DatabaseResource,
+                     index: IndexResource) -> dg.MaterializeResult:
+    return _reported(context, "index", build_similarity_index(database.database(), transform=index.transform))
 
 
 @dg.asset(

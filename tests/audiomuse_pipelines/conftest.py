@@ -14,6 +14,7 @@ from audiomuse.store.server import with_database, with_driver
 from audiomuse_pipelines.defs.resources import (
     AnalysisResource,
     DatabaseResource,
+    IndexResource,
     LLMResource,
     MediaServerResource,
     SyncRemoteResource,
@@ -60,6 +61,7 @@ def resources(db, music_dir) -> dict[str, dg.ConfigurableResource]:
         "database": DatabaseResource(url=db.url),
         "media_server": MediaServerResource(type="local", music_dir=str(music_dir)),
         "analysis": AnalysisResource(recent_albums=0, threads=1, patch_hop=187),
+        "index": IndexResource(),
         "llm": LLMResource(provider="none"),
         "sync_remote": SyncRemoteResource(accept_policy=False),
     }
