@@ -322,16 +322,22 @@ class PlexProvider(MediaProvider):
         """Track ratingKeys in playlist order (``/playlists/{id}/items``, read without
         ``Playlist.items()``, which may reach plex.tv for items of other servers)."""
         server = self._server(owner)
+        with self._playlist_errors(playlist_id, "reading", owner):
+            items = server.fetchItems(f"/playlists/{playlist_id}/items", container_size=self.page_size)
+        return [str(i.ratingKey) for i in items if i.ratingKey is not None]
+
+    @contextlib.contextmanager
+    def _playlist_errors(self, playlist_id: str, what: str, owner: str | None) -> Iterator[None]:
+        """Like :meth:`_errors`; a playlist the account cannot see is "no playlist with id ..."."""
         if not _DIGITS.match(str(playlist_id)):
             raise ProviderError(self.label, f"no playlist with id {playlist_id}")
         try:
-            with self._errors(f"reading playlist {playlist_id}", owner):
-                items = server.fetchItems(f"/playlists/{playlist_id}/items", container_size=self.page_size)
+            with self._errors(f"{what} playlist {playlist_id}", owner):
+                yield
         except ProviderError as exc:
             if str(exc).endswith(": not found"):
                 raise ProviderError(self.label, f"no playlist with id {playlist_id}") from None
             raise
-        return [str(i.ratingKey) for i in items if i.ratingKey is not None]
 
     def _tracks(self, server: PlexServer, ids: Sequence[str]) -> list[PlexTrack]:
         """The Plex track objects of ``ids`` in that order (duplicates kept): ``addItems`` needs them."""
@@ -366,9 +372,7 @@ class PlexProvider(MediaProvider):
 
     def delete_playlist(self, playlist_id: str, owner: str | None = None) -> None:
         server = self._server(owner)
-        if not _DIGITS.match(str(playlist_id)):
-            raise ProviderError(self.label, f"no playlist with id {playlist_id}")
-        with self._errors(f"deleting playlist {playlist_id}", owner):
+        with self._playlist_errors(playlist_id, "deleting", owner):
             server.fetchItem(f"/playlists/{playlist_id}", cls=PlexPlaylist).delete()
 
     # History ------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ class PlexFake(FakeServer):
                  other_tokens: dict[str, str] | None = None, sections: list[tuple[str, str]] | None = None):
         """``token`` is the owner's (account 1, ``user``); ``other_tokens`` maps more account names
         (managed users, accounts 2...) to their tokens. ``sections`` are (title, type) pairs; the
-        music section gets id :data:`SECTION_ID`."""
+        first music section gets id :data:`SECTION_ID` (the one with albums), the others 40, 41..."""
         super().__init__()
         self.httpd.RequestHandlerClass.do_PUT = lambda handler: handler._serve("PUT")  # addItems is a PUT
         self.albums, self.user = albums, user
@@ -180,9 +180,10 @@ class PlexFake(FakeServer):
         if path == "/library":
             return self._xml(identifier="com.plexapp.plugins.library", title1="Plex Library")
         if path.rstrip("/") == "/library/sections":
-            return self._xml([Element("Directory", {"key": SECTION_ID if kind == "artist" else str(n), "type": kind,
+            music = next((n for n, (_t, kind) in enumerate(self.sections) if kind == "artist"), None)
+            return self._xml([Element("Directory", {"key": SECTION_ID if n == music else str(40 + n), "type": kind,
                                                     "title": title, "agent": "tv.plex.agents.music"})
-                              for n, (title, kind) in enumerate(self.sections, 1)])
+                              for n, (title, kind) in enumerate(self.sections)])
         m = re.fullmatch(rf"/library/sections/{SECTION_ID}/(all|collections)", path)
         if m and one(q, "includeMeta") == "1":
             return self._xml([self._meta()] if m.group(1) == "all" else [], size=0)
