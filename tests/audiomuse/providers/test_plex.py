@@ -274,3 +274,30 @@ def test_a_failed_catalog_run_changes_nothing_in_the_store(fake, db, failure):
     with db.connection() as conn:
         assert conn.execute("SELECT id, album_id, title FROM tracks ORDER BY id").fetchall() == before
         assert "Renamed" not in {r[0] for r in conn.execute("SELECT name FROM albums")}
+
+
+def test_the_compose_override_sets_plex_for_every_audiomuse_service(monkeypatch, tmp_path):
+    """docker/compose.plex.yaml: each AudioMuse service of compose.yaml gets the Plex variables,
+    each one a real setting documented in the file's header, and they build a Plex provider."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docker = Path(__file__).resolve().parents[3] / "docker"
+    base = yaml.safe_load((docker / "compose.yaml").read_text())["services"]
+    text = (docker / "compose.plex.yaml").read_text()
+    override = yaml.safe_load(text)["services"]
+    assert set(override) == {name for name, s in base.items() if "MEDIA_SERVER_TYPE" in s.get("environment", {})}
+    env = override["app"]["environment"]
+    assert all(s["environment"] == env for s in override.values()) and env["MEDIA_SERVER_TYPE"] == "plex"
+    fields = {name.upper() for name in Settings.model_fields}
+    assert set(env) <= fields
+    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
+    assert all(var in header for var in set(env) - {"MEDIA_SERVER_TYPE"})
+    monkeypatch.setenv("AUDIOMUSE_CONFIG", str(tmp_path / "absent.toml"))
+    for key in env:
+        monkeypatch.setenv(key, re.sub(r"\$\{\w+:[-?]([^}]*)\}", r"\1", str(env[key])))
+    monkeypatch.setenv("MEDIA_SERVER_TOKEN", TOKEN)
+    provider = make_provider(Settings())
+    assert isinstance(provider, PlexProvider) and provider.base_url == "http://plex:32400" and provider.library is None
