@@ -180,7 +180,8 @@ class PlexProvider(MediaProvider):
     def __init__(self, url: str, user: str = "", token: str = "", *, library: str | None = None,
                  user_tokens: Mapping[str, str] | None = None, timeout: float = 30.0, retries: int = 3,
                  backoff: float = 0.5, page_size: int = PAGE):
-        """``user``: the token's account name (``MEDIA_SERVER_USER``, for messages and ``owner``);
+        """``user``: the token's account name (``MEDIA_SERVER_USER``, for messages and ``owner``;
+        default: the server's ``myPlexUsername``);
         ``library``: the music section's title (default: the first music section);
         ``user_tokens``: other accounts' own tokens, for playlists owned by them."""
         if not url or "://" not in url:
@@ -225,7 +226,10 @@ class PlexProvider(MediaProvider):
 
     def _server(self, owner: str | None = None) -> PlexServer:
         """The connection acting as ``owner``: the configured token for ``None`` or the configured
-        user, else that account's own token from ``PLEX_USER_TOKENS``."""
+        user, else that account's own token from ``PLEX_USER_TOKENS``. With no user configured,
+        the token's account name is the server's ``myPlexUsername``."""
+        if owner is not None and not self.user:
+            self._server()
         who = None if owner is None or owner == self.user else owner
         if who not in self._servers:
             token = self._token if who is None else self._user_tokens.get(who)
@@ -237,6 +241,8 @@ class PlexProvider(MediaProvider):
                 server = _Server(self.base_url, token, session=self._session, timeout=self._session.timeout)
             if not server.machineIdentifier:
                 raise ProviderError(self.label, "did not answer as a Plex server (no machineIdentifier at /)")
+            if who is None and not self.user:
+                self.user = server.myPlexUsername or ""
             self._servers[who] = server
         return self._servers[who]
 

@@ -149,6 +149,13 @@ def test_playlists_belong_to_the_account_whose_token_made_them(fake):
     assert list(fake.playlists) == [bobs.id] and fake.playlist_tracks("Mix_recipe") == [k["b1"]]
 
 
+def test_without_a_configured_user_the_token_account_is_the_servers_owner(fake):
+    p = PlexProvider(fake.url, "", TOKEN, retries=1)
+    made = p.create_or_replace_playlist("Mine_recipe", [fake.key_of["a1"]], owner="alice")
+    assert p.user == "alice" and fake.playlists[made.id]["account"] == 1
+    assert [pl.id for pl in p.list_playlists(owner="alice")] == [made.id]
+
+
 def test_an_owner_without_a_token_is_refused_and_nothing_happens(fake, caplog):
     p = _provider(fake)
     with caplog.at_level(logging.DEBUG), pytest.raises(ProviderError) as err:
