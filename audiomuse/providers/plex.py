@@ -218,7 +218,8 @@ class PlexProvider(MediaProvider):
             raise ProviderError(self.label, f"{what}: not found") from None
         except BadRequest as exc:
             status = re.match(r"\((\d+)\)", str(exc))
-            raise ProviderError(self.label, f"{what} failed" + (f": HTTP {status.group(1)}" if status else "")) from None
+            detail = f": HTTP {status.group(1)}" if status else ""
+            raise ProviderError(self.label, f"{what} failed{detail}") from None
         except ParseError:
             raise ProviderError(self.label, f"{what}: the answer is not Plex XML (is this a Plex server?)") from None
         except (PlexApiException, requests.RequestException) as exc:

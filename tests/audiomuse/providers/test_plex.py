@@ -208,7 +208,8 @@ def test_settings_build_the_provider_and_keep_tokens_secret():
     provider = make_provider(settings)
     assert isinstance(provider, PlexProvider) and provider.library == "Music"
     assert provider._user_tokens == {"bob": BOB_TOKEN}
-    assert TOKEN not in repr(provider) + repr(settings) and BOB_TOKEN not in repr(provider) + str(settings.public_dict())
+    shown = repr(provider) + repr(settings) + str(settings.public_dict())
+    assert TOKEN not in shown and BOB_TOKEN not in shown
     bad = Settings(media_server_type="plex", media_server_url="http://127.0.0.1:32400", media_server_token=TOKEN,
                    plex_user_tokens="bob:tok,leaked-Secret")
     with pytest.raises(ProviderError, match="PLEX_USER_TOKENS entry 2 is not 'user:token'") as err:
@@ -225,7 +226,8 @@ def test_plexapi_reads_no_personal_config_and_urls_never_carry_the_token(fake):
     server = _provider(fake)._server()
     server._showSecrets = True  # what a config's log.show_secrets would set: ignored
     assert TOKEN not in server.url("/library") and server.url("/x", includeToken=True).endswith("X-Plex-Token=" + TOKEN)
-    record = logging.LogRecord("urllib3.connectionpool", logging.DEBUG, "", 0, "%s %s", ("GET", f"/a?X-Plex-Token={TOKEN}&b=1"), None)
+    record = logging.LogRecord("urllib3.connectionpool", logging.DEBUG, "", 0, "%s %s",
+                               ("GET", f"/a?X-Plex-Token={TOKEN}&b=1"), None)
     _MaskTokens().filter(record)
     assert record.getMessage() == "GET /a?X-Plex-Token=***&b=1"
 
@@ -253,7 +255,8 @@ def test_publishing_clustering_playlists_twice_replaces_them_in_place(fake, db):
     store("g2", [("Night Drive_automatic", ids[4:7])])
     report = publish_generation(db, p)
     assert report["deleted"] == ["Old Mood_automatic"]
-    assert [(pl.name, pl.id) for pl in p.list_playlists()] == [("Night Drive_automatic", first["Night Drive_automatic"])]
+    kept = first["Night Drive_automatic"]
+    assert [(pl.name, pl.id) for pl in p.list_playlists()] == [("Night Drive_automatic", kept)]
     assert fake.playlist_tracks("Night Drive_automatic") == ids[4:7] and len(fake.playlists) == 1
 
 

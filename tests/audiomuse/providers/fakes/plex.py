@@ -48,7 +48,8 @@ from tests.audiomuse.providers.fakes.base import FakeServer, one
 MACHINE = "4f3e2d1c0b9a8f7e6d5c4b3a29181706f5e4d3c2"
 SECTION_ID = "3"
 UNAUTHORIZED = b"<html><head><title>Unauthorized</title></head><body><h1>401 Unauthorized</h1></body></html>"
-LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action='/login'></form></body></html>"
+LOGIN_PAGE = (b"<!DOCTYPE html><html><head><title>Sign in</title></head>"
+              b"<body><form action='/login'></form></body></html>")
 XML = "text/xml;charset=utf-8"
 
 
@@ -188,7 +189,8 @@ class PlexFake(FakeServer):
         if m and one(q, "includeMeta") == "1":
             return self._xml([self._meta()] if m.group(1) == "all" else [], size=0)
         if m and m.group(1) == "all" and one(q, "type") == "9":
-            albums = sorted(self.albums.items(), key=lambda x: x[1]["epoch"], reverse=one(q, "sort", "").endswith(":desc"))
+            newest_first = one(q, "sort", "").endswith(":desc")
+            albums = sorted(self.albums.items(), key=lambda x: x[1]["epoch"], reverse=newest_first)
             return self._paged([self._album(aid, a) for aid, a in albums], headers, librarySectionID=SECTION_ID)
         m = re.fullmatch(r"/library/metadata/(\d+)/children", path)
         if m:
