@@ -2,7 +2,11 @@
 on 127.0.0.1 answering the XML a real server sends, with every request logged in ``requests``.
 
 Where each shape comes from (the attribute names are the ones plexapi's ``_loadData`` methods read,
-so a missing or misspelt attribute shows up as a wrong value in the provider):
+so a missing or misspelt attribute shows up as a wrong value in the provider; plexapi's own tests run
+against a real bootstrapped server, and what they assert of it is followed here: tests/test_audio.py
+``test_audio_Track_attrs`` - ``originalTitle`` absent when it equals the album artist, integer
+``ratingKey``/``parentRatingKey``, ``Media``/``Part`` with ``container``, ``file`` and a
+``/library/parts/`` key; tests/test_playlist.py - playlist items come back in the order added):
 
 * ``GET /`` - the server identity ``PlexServer()`` loads first (plexapi/server.py
   ``PlexServer._loadData``: ``machineIdentifier``, ``friendlyName``, ``myPlexUsername``, ``version``);
