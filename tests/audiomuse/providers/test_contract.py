@@ -1,5 +1,5 @@
 """The same behaviours for every HTTP provider, each against a contract fake of its documented API
-(Subsonic shaped like Navidrome, Jellyfin, Lyrion, Plex through plexapi): catalog order and paging, tracks, byte-exact
+(Subsonic shaped like Navidrome, Jellyfin, Lyrion): catalog order and paging, tracks, byte-exact
 downloads, playlists replaced in place, credentials errors, retries, and no secret in any message,
 repr or log record. Reading a playlist back in order runs against every provider: the fakes, the
 local folder and a real supysonic."""
@@ -87,7 +87,7 @@ def case(request):
 
 @pytest.fixture(params=[*KINDS, "local", pytest.param("supysonic", marks=pytest.mark.slow)])
 def any_provider(request, tmp_path):
-    """Every provider: the four fakes, the local folder (generated music) and a real supysonic."""
+    """Every provider: each contract fake (KINDS), the local folder (generated music) and a real supysonic."""
     if request.param in KINDS:
         with fake_case(request.param) as c:
             yield c.provider
