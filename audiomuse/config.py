@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from audiomuse.clustering.params import ALGORITHMS, SETTINGS_TO_PARAMS, setting_default
 
-ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion"]
+ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion", "plex"]
 LlmProvider = Literal["none", "ollama", "openai", "gemini", "mistral"]
 
 
@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     )
     media_server_token: SecretStr | None = Field(
         default=None, description="Jellyfin API token."
+    )
+    # Plex
+    plex_library: str | None = Field(
+        default=None, description="Plex: the music library section's title (default: the first music section).",
+    )
+    plex_user_tokens: SecretStr | None = Field(
+        default=None, description="Plex: other accounts' own tokens, 'ann:tok1,bob:tok2', for playlists owned by them "
+                                  "(a Plex playlist belongs to the token's account).",
     )
     music_dir: Path | None = Field(
         default=None, description="Folder of music for the local provider (default: sample library)."

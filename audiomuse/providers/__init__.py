@@ -14,7 +14,8 @@ def make_provider(settings: Settings) -> MediaProvider:
     ``local`` reads ``music_dir`` (default: the small sample library). Server kinds need
     ``media_server_url``; Subsonic needs user + password, Jellyfin a token (or user + password),
     Lyrion a user + password only when the server is password protected. Subsonic also takes other
-    users' passwords (``media_server_user_passwords``) for playlists published as those users."""
+    users' passwords (``media_server_user_passwords``) for playlists published as those users.
+    Plex needs the owner's token (``media_server_token``); ``plex_library`` names the music section."""
     kind = settings.media_server_type
     if kind == "local":
         from audiomuse.providers.local import LocalFolderProvider
@@ -43,6 +44,15 @@ def make_provider(settings: Settings) -> MediaProvider:
         from audiomuse.providers.lyrion import LyrionProvider
 
         return LyrionProvider(user=user, password=password, **common)
+    if kind == "plex":
+        from audiomuse.providers.plex import PlexProvider, parse_user_tokens
+
+        try:
+            tokens = parse_user_tokens(settings.plex_user_tokens)
+        except ValueError as exc:
+            raise ProviderError(kind, str(exc)) from None
+        return PlexProvider(user=user, token=_secret(settings.media_server_token), library=settings.plex_library,
+                            user_tokens=tokens, **common)
     raise ProviderError(kind, f"unknown media server type {kind!r}")
 
 

@@ -19,17 +19,19 @@ from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderE
 from audiomuse.providers.local import LocalFolderProvider
 from audiomuse.providers.jellyfin import JellyfinProvider
 from audiomuse.providers.lyrion import LyrionProvider
+from audiomuse.providers.plex import PlexProvider
 from audiomuse.providers.subsonic import SubsonicProvider
 from tests.servers import free_port
 from tests.audiomuse.providers.fakes.base import sample_library
 from tests.audiomuse.providers.fakes.jellyfin import JellyfinFake
 from tests.audiomuse.providers.fakes.lyrion import LyrionFake
+from tests.audiomuse.providers.fakes.plex import PlexFake
 from tests.audiomuse.providers.fakes.subsonic import SubsonicFake
 
 USER = "alice"
-SECRET = "s3cret-Pa55-word"  # the Subsonic password, the Jellyfin token, the Lyrion password
+SECRET = "s3cret-Pa55-word"  # the Subsonic password, the Jellyfin and Plex token, the Lyrion password
 WRONG = "not-the-s3cret-99"
-KINDS = ["subsonic", "jellyfin", "lyrion"]
+KINDS = ["subsonic", "jellyfin", "lyrion", "plex"]
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Case:
             return SubsonicProvider(self.fake.url, USER, secret, **kw)
         if self.kind == "jellyfin":
             return JellyfinProvider(self.fake.url, USER, secret, **kw)
+        if self.kind == "plex":
+            return PlexProvider(self.fake.url, USER, secret, **kw)
         return LyrionProvider(self.fake.url, USER, secret, **kw)
 
     def stored(self, name: str) -> list[str]:
@@ -51,6 +55,10 @@ class Case:
         if self.kind == "subsonic":
             return next(p["songs"] for p in self.fake.playlists.values() if p["name"] == name)
         return self.fake.playlist_tracks(name)
+
+    def track_id(self, sample_id: str) -> str:
+        """The provider's id of a sample-library track (Plex ratingKeys are numbers)."""
+        return self.fake.key_of[sample_id] if self.kind == "plex" else sample_id
 
 
 @contextlib.contextmanager
@@ -60,6 +68,8 @@ def fake_case(kind: str):
         fake = SubsonicFake(USER, SECRET, library)
     elif kind == "jellyfin":
         fake = JellyfinFake(SECRET, library)
+    elif kind == "plex":
+        fake = PlexFake(SECRET, library, user=USER)
     else:
         fake = LyrionFake(library, user=USER, password=SECRET)
     with fake:
@@ -77,7 +87,7 @@ def case(request):
 
 @pytest.fixture(params=[*KINDS, "local", pytest.param("supysonic", marks=pytest.mark.slow)])
 def any_provider(request, tmp_path):
-    """Every provider: the three fakes, the local folder (generated music) and a real supysonic."""
+    """Every provider: each contract fake (KINDS), the local folder (generated music) and a real supysonic."""
     if request.param in KINDS:
         with fake_case(request.param) as c:
             yield c.provider
@@ -194,9 +204,10 @@ def test_top_played(case):
     if case.kind == "lyrion":
         assert played == []  # no play counts in Lyrion's CLI
         return
-    assert [(p.track_id, p.play_count) for p in played] == [("b2", 9), ("a3", 6), ("a2", 4), ("a1", 2)]
+    expected = [(case.track_id(t), n) for t, n in [("b2", 9), ("a3", 6), ("a2", 4), ("a1", 2)]]
+    assert [(p.track_id, p.play_count) for p in played] == expected
     assert all(p.last_played and p.last_played.year == 2026 for p in played)
-    assert [p.track_id for p in case.provider.top_played(2)] == ["b2", "a3"]
+    assert [p.track_id for p in case.provider.top_played(2)] == [case.track_id("b2"), case.track_id("a3")]
 
 
 def test_no_secret_in_any_log_record_of_a_whole_session(case, caplog, tmp_path):
@@ -206,7 +217,8 @@ def test_no_secret_in_any_log_record_of_a_whole_session(case, caplog, tmp_path):
         p.download(p.album_tracks(p.newest_albums()[0].id)[0], tmp_path)
         p.create_or_replace_playlist("X_automatic", ids[:2])
         p.delete_playlists_by_suffix("_automatic")
-    assert "HTTP Request" in caplog.text  # httpx did log the requests
+    # httpx did log the requests (plexapi's go through requests: urllib3 logs them)
+    assert "HTTP Request" in caplog.text or (case.kind == "plex" and '"GET /library/sections' in caplog.text)
     sent = [v for *_, q, _h in case.fake.requests for k, vs in q.items() if k in ("t", "s", "p") for v in vs]
     for secret in [SECRET, SECRET.encode().hex(), *sent]:
         assert secret not in caplog.text
