@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from audiomuse.clustering.params import ALGORITHMS, SETTINGS_TO_PARAMS, setting_default
 
-ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion"]
+ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion", "mpd"]
 LlmProvider = Literal["none", "ollama", "openai", "gemini", "mistral"]
 
 
@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     )
     media_server_token: SecretStr | None = Field(
         default=None, description="Jellyfin API token."
+    )
+    # MPD
+    mpd_music_dir: Path | None = Field(
+        default=None, description="MPD: the local path of MPD's music_directory (tracks are copied from it; MPD "
+                                  "serves no files).",
     )
     music_dir: Path | None = Field(
         default=None, description="Folder of music for the local provider (default: sample library)."
