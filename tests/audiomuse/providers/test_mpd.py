@@ -242,6 +242,29 @@ def test_wrong_or_missing_password_is_an_auth_error_without_the_secret(locked_mp
     assert PASSWORD not in caplog.text and "******" in caplog.text  # python-mpd2 masks it in its own log
 
 
+def test_no_secret_in_any_log_record_of_a_whole_session(locked_mpd, generated_music, caplog, tmp_path):
+    with caplog.at_level(logging.DEBUG), MPDProvider(locked_mpd, password=PASSWORD, music_dir=generated_music,
+                                                     retries=1) as p:
+        ids = _ids(p)
+        p.download(p.album_tracks(p.newest_albums()[0].id)[0], tmp_path)
+        p.create_or_replace_playlist("S_automatic", ids[:2])
+        p.top_played()
+        p.delete_playlists_by_suffix("_automatic")
+        assert "Calling MPD find" in caplog.text  # python-mpd2 did log the commands
+    assert PASSWORD not in caplog.text and PASSWORD not in repr(p)
+
+
+def test_a_connection_mpd_closed_is_reopened(mpd_generated, caplog):
+    """MPD closes idle connections (its connection_timeout, 60 s by default): the next command
+    reconnects instead of failing a long analysis run."""
+    with _provider(mpd_generated) as p:
+        albums = p.newest_albums()
+        p._client.close()  # MPD's own "close" command: the server hangs up
+        with caplog.at_level(logging.INFO):
+            assert [a.id for a in p.newest_albums()] == [a.id for a in albums]
+        assert "connection lost" in caplog.text and "reconnecting" in caplog.text
+
+
 def test_a_failed_catalog_run_changes_nothing_in_the_store(locked_mpd, generated_music, db):
     from audiomuse.catalog import refresh_catalog
 
