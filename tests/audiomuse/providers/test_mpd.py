@@ -327,3 +327,20 @@ def test_addresses_and_settings():
                         media_server_password="pw-secret-1")
     provider = make_provider(settings)
     assert isinstance(provider, MPDProvider) and provider.music_dir is None and "pw-secret-1" not in repr(provider)
+
+
+def test_the_compose_override_sets_real_settings_on_every_audiomuse_service():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docker = Path(__file__).resolve().parents[3] / "docker"
+    text = (docker / "compose.mpd.yaml").read_text()
+    override, base = yaml.safe_load(text), yaml.safe_load((docker / "compose.yaml").read_text())
+    assert set(override["services"]) == set(base["services"]) - {"postgres"}
+    settings = {str(f.validation_alias or name).upper() for name, f in Settings.model_fields.items()}
+    for service in override["services"].values():
+        assert service["environment"]["MEDIA_SERVER_TYPE"] == "mpd" and set(service["environment"]) <= settings
+    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
+    assert all(var in header for var in re.findall(r"\$\{(\w+)", text))
