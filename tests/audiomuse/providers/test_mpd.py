@@ -344,3 +344,26 @@ def test_the_compose_override_sets_real_settings_on_every_audiomuse_service():
         assert service["environment"]["MEDIA_SERVER_TYPE"] == "mpd" and set(service["environment"]) <= settings
     header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
     assert all(var in header for var in re.findall(r"\$\{(\w+)", text))
+
+
+def test_songs_without_album_artist_or_album_tags_still_make_albums(tmp_path):
+    """No album artist: MPD (and so the album) falls back to the artist; no album tag: the songs
+    of one folder are an album named after it. A fresh instance finds both by id."""
+    from mutagen.flac import FLAC
+
+    from tests.audiomuse.providers.conftest import write_tagged
+
+    music = tmp_path / "music"
+    solo = FLAC(write_tagged(music / "Delta/Lonely/01 - Aa.flac", "Aa", "Delta Solo", "Lonely", 1, 2.0))
+    del solo["albumartist"]
+    solo.save()
+    for n in (1, 2):
+        bare = FLAC(write_tagged(music / f"Loose Ends/take{n}.flac", "x", "y", "z", n, 2.0))
+        bare.delete()
+        bare.save()
+    with mpd_server(music, tmp_path / "mpd") as url, MPDProvider(url, retries=1) as p:
+        albums = {a.name: a for a in p.newest_albums()}
+        assert sorted((a.name, a.artist) for a in albums.values()) == [("Lonely", "Delta Solo"), ("Loose Ends", "")]
+        with MPDProvider(url, retries=1) as fresh_instance:
+            assert [t.title for t in fresh_instance.album_tracks(albums["Loose Ends"].id)] == ["take1", "take2"]
+            assert [(t.title, t.artist) for t in fresh_instance.album_tracks(albums["Lonely"].id)] == [("Aa", "Delta Solo")]
