@@ -37,6 +37,7 @@ import logging
 import os
 import shutil
 import socket
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -97,8 +98,6 @@ class MPDProvider(MediaProvider):
     # Connection -----------------------------------------------------------------------------------
     def _connect(self) -> mpd.MPDClient:
         """A connected (and authenticated) client; retried with backoff while the server is down."""
-        import time
-
         for attempt in range(self.retries):
             client = mpd.MPDClient()
             client.timeout = min(self.timeout, GREETING_TIMEOUT)
