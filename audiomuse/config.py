@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from audiomuse.clustering.params import ALGORITHMS, SETTINGS_TO_PARAMS, setting_default
 
-ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion", "plex"]
+ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion", "plex", "mpd"]
 LlmProvider = Literal["none", "ollama", "openai", "gemini", "mistral"]
 
 
@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     plex_user_tokens: SecretStr | None = Field(
         default=None, description="Plex: other accounts' own tokens, 'ann:tok1,bob:tok2', for playlists owned by them "
                                   "(a Plex playlist belongs to the token's account).",
+    )
+    # MPD
+    mpd_music_dir: Path | None = Field(
+        default=None, description="MPD: the local path of MPD's music_directory (tracks are copied from it; MPD "
+                                  "serves no files).",
     )
     music_dir: Path | None = Field(
         default=None, description="Folder of music for the local provider (default: sample library)."

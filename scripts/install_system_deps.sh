@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # System tools the project needs: openmpt123 (renders tracker music for the sample library),
-# fluidsynth and the FluidR3 General MIDI soundfont (render the tempo/key ground-truth set), ffmpeg (decodes what libsndfile cannot: m4a/aac, wma...), sox (handy for audio checks); with
+# fluidsynth and the FluidR3 General MIDI soundfont (render the tempo/key ground-truth set), ffmpeg (decodes what libsndfile cannot: m4a/aac, wma...), sox (handy for audio checks), mpd (the real
+# Music Player Daemon the MPD provider is tested against, started unprivileged by the tests); with
 # --browser also Debian's chromium, which the explorer's browser test drives (make test,
 # make browser-check). Idempotent: does nothing when all are present. Downloaded packages are kept
 # under $AUDIOMUSE_CACHE/debs/apt, so a machine that keeps ~/.cache installs them offline next time.
 set -euo pipefail
-tools=(openmpt123 fluidsynth ffmpeg sox)
-pkgs=(openmpt123 fluidsynth fluid-soundfont-gm ffmpeg sox libsox-fmt-all)
+tools=(openmpt123 fluidsynth ffmpeg sox mpd)
+pkgs=(openmpt123 fluidsynth fluid-soundfont-gm ffmpeg sox libsox-fmt-all mpd)
 if [[ ${1:-} == --browser ]]; then
   tools+=(chromium)
   pkgs+=(chromium)

@@ -13,7 +13,8 @@ def make_provider(settings: Settings) -> MediaProvider:
 
     ``local`` reads ``music_dir`` (default: the small sample library). Server kinds need
     ``media_server_url``; Subsonic needs user + password, Jellyfin a token (or user + password),
-    Lyrion a user + password only when the server is password protected. Subsonic also takes other
+    Lyrion a user + password only when the server is password protected, MPD (``mpd://host:6600``)
+    its password if it has one and ``mpd_music_dir`` to download. Subsonic also takes other
     users' passwords (``media_server_user_passwords``) for playlists published as those users.
     Plex needs the owner's token (``media_server_token``); ``plex_library`` names the music section."""
     kind = settings.media_server_type
@@ -53,6 +54,10 @@ def make_provider(settings: Settings) -> MediaProvider:
             raise ProviderError(kind, str(exc)) from None
         return PlexProvider(user=user, token=_secret(settings.media_server_token), library=settings.plex_library,
                             user_tokens=tokens, **common)
+    if kind == "mpd":
+        from audiomuse.providers.mpd import MPDProvider
+
+        return MPDProvider(password=password, music_dir=settings.mpd_music_dir, **common)
     raise ProviderError(kind, f"unknown media server type {kind!r}")
 
 

@@ -2,7 +2,8 @@
 (Subsonic shaped like Navidrome, Jellyfin, Lyrion): catalog order and paging, tracks, byte-exact
 downloads, playlists replaced in place, credentials errors, retries, and no secret in any message,
 repr or log record. Reading a playlist back in order runs against every provider: the fakes, the
-local folder and a real supysonic."""
+local folder, a real supysonic and a real MPD (not HTTP: its other contract behaviours are in
+test_mpd.py, against the real server)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from audiomuse.providers.local import LocalFolderProvider
 from audiomuse.providers.jellyfin import JellyfinProvider
 from audiomuse.providers.lyrion import LyrionProvider
 from audiomuse.providers.plex import PlexProvider
+from audiomuse.providers.mpd import MPDProvider
 from audiomuse.providers.subsonic import SubsonicProvider
 from tests.servers import free_port
 from tests.audiomuse.providers.fakes.base import sample_library
@@ -27,6 +29,7 @@ from tests.audiomuse.providers.fakes.jellyfin import JellyfinFake
 from tests.audiomuse.providers.fakes.lyrion import LyrionFake
 from tests.audiomuse.providers.fakes.plex import PlexFake
 from tests.audiomuse.providers.fakes.subsonic import SubsonicFake
+from tests.audiomuse.providers.mpd_server import mpd_generated  # noqa: F401 - a fixture, used by name
 
 USER = "alice"
 SECRET = "s3cret-Pa55-word"  # the Subsonic password, the Jellyfin and Plex token, the Lyrion password
@@ -85,15 +88,19 @@ def case(request):
         yield c
 
 
-@pytest.fixture(params=[*KINDS, "local", pytest.param("supysonic", marks=pytest.mark.slow)])
+@pytest.fixture(params=[*KINDS, "local", pytest.param("supysonic", marks=pytest.mark.slow), "mpd"])
 def any_provider(request, tmp_path):
-    """Every provider: each contract fake (KINDS), the local folder (generated music) and a real supysonic."""
+    """Every provider: each contract fake (KINDS), the local folder (generated music), a real supysonic
+    and a real MPD."""
     if request.param in KINDS:
         with fake_case(request.param) as c:
             yield c.provider
         return
     if request.param == "local":
         provider = LocalFolderProvider(request.getfixturevalue("generated_music"), playlist_dir=tmp_path / "lists")
+    elif request.param == "mpd":
+        url, music = request.getfixturevalue("mpd_generated")
+        provider = MPDProvider(url, music_dir=music, retries=1)
     else:
         from tests.audiomuse.providers.conftest import PASSWORD as SUPY_PASSWORD, USER as SUPY_USER
 
