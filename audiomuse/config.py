@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from audiomuse.clustering.params import ALGORITHMS, SETTINGS_TO_PARAMS, setting_default
 
-ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion"]
+ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion", "emby"]
 LlmProvider = Literal["none", "ollama", "openai", "gemini", "mistral"]
 
 

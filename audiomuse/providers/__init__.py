@@ -14,7 +14,8 @@ def make_provider(settings: Settings) -> MediaProvider:
     ``local`` reads ``music_dir`` (default: the small sample library). Server kinds need
     ``media_server_url``; Subsonic needs user + password, Jellyfin a token (or user + password),
     Lyrion a user + password only when the server is password protected. Subsonic also takes other
-    users' passwords (``media_server_user_passwords``) for playlists published as those users."""
+    users' passwords (``media_server_user_passwords``) for playlists published as those users.
+    Emby takes an API key (with the user whose library it reads) or a user + password."""
     kind = settings.media_server_type
     if kind == "local":
         from audiomuse.providers.local import LocalFolderProvider
@@ -39,6 +40,10 @@ def make_provider(settings: Settings) -> MediaProvider:
         from audiomuse.providers.jellyfin import JellyfinProvider
 
         return JellyfinProvider(user=user, token=_secret(settings.media_server_token), password=password, **common)
+    if kind == "emby":
+        from audiomuse.providers.emby import EmbyProvider
+
+        return EmbyProvider(user=user, token=_secret(settings.media_server_token), password=password, **common)
     if kind == "lyrion":
         from audiomuse.providers.lyrion import LyrionProvider
 

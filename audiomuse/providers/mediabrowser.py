@@ -127,8 +127,8 @@ class MediaBrowserProvider(MediaProvider, abc.ABC):
         try:
             return response.json()
         except ValueError:
-            raise ProviderError(self.http.label, f"{what} did not answer JSON "
-                                                 f"(is this a {self.server_name} server?)") from None
+            raise ProviderError(self.http.label, f"{what} did not answer JSON: is this the {self.server_name} "
+                                                 "server's URL?") from None
 
     def _get(self, path: str, **params):
         return self._json("GET", path, params=params)

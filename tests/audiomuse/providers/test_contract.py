@@ -1,5 +1,5 @@
 """The same behaviours for every HTTP provider, each against a contract fake of its documented API
-(Subsonic shaped like Navidrome, Jellyfin, Lyrion): catalog order and paging, tracks, byte-exact
+(Subsonic shaped like Navidrome, Jellyfin, Lyrion, Emby): catalog order and paging, tracks, byte-exact
 downloads, playlists replaced in place, credentials errors, retries, and no secret in any message,
 repr or log record. Reading a playlist back in order runs against every provider: the fakes, the
 local folder and a real supysonic."""
@@ -16,20 +16,22 @@ import pytest
 from audiomuse.config import Settings, parse_user_passwords
 from audiomuse.providers import make_provider
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError, ProviderUnavailable
+from audiomuse.providers.emby import EmbyProvider
 from audiomuse.providers.local import LocalFolderProvider
 from audiomuse.providers.jellyfin import JellyfinProvider
 from audiomuse.providers.lyrion import LyrionProvider
 from audiomuse.providers.subsonic import SubsonicProvider
 from tests.servers import free_port
 from tests.audiomuse.providers.fakes.base import sample_library
+from tests.audiomuse.providers.fakes.emby import EmbyFake
 from tests.audiomuse.providers.fakes.jellyfin import JellyfinFake
 from tests.audiomuse.providers.fakes.lyrion import LyrionFake
 from tests.audiomuse.providers.fakes.subsonic import SubsonicFake
 
 USER = "alice"
-SECRET = "s3cret-Pa55-word"  # the Subsonic password, the Jellyfin token, the Lyrion password
+SECRET = "s3cret-Pa55-word"  # the Subsonic password, the Jellyfin and Emby token, the Lyrion password
 WRONG = "not-the-s3cret-99"
-KINDS = ["subsonic", "jellyfin", "lyrion"]
+KINDS = ["subsonic", "jellyfin", "lyrion", "emby"]
 
 
 @dataclass
@@ -44,6 +46,8 @@ class Case:
             return SubsonicProvider(self.fake.url, USER, secret, **kw)
         if self.kind == "jellyfin":
             return JellyfinProvider(self.fake.url, USER, secret, **kw)
+        if self.kind == "emby":
+            return EmbyProvider(self.fake.url, USER, secret, **kw)
         return LyrionProvider(self.fake.url, USER, secret, **kw)
 
     def stored(self, name: str) -> list[str]:
@@ -60,6 +64,8 @@ def fake_case(kind: str):
         fake = SubsonicFake(USER, SECRET, library)
     elif kind == "jellyfin":
         fake = JellyfinFake(SECRET, library)
+    elif kind == "emby":
+        fake = EmbyFake(SECRET, library)
     else:
         fake = LyrionFake(library, user=USER, password=SECRET)
     with fake:
@@ -77,7 +83,7 @@ def case(request):
 
 @pytest.fixture(params=[*KINDS, "local", pytest.param("supysonic", marks=pytest.mark.slow)])
 def any_provider(request, tmp_path):
-    """Every provider: the three fakes, the local folder (generated music) and a real supysonic."""
+    """Every provider: the HTTP fakes, the local folder (generated music) and a real supysonic."""
     if request.param in KINDS:
         with fake_case(request.param) as c:
             yield c.provider
@@ -154,7 +160,7 @@ def test_wrong_credentials_raise_auth_error_without_the_secret(case, caplog):
         bad.newest_albums()
     message = str(err.value)
     assert case.fake.url.split("//")[1] in message and "rejected the credentials" in message
-    assert f"user '{USER}'" in message or case.kind == "jellyfin"
+    assert f"user '{USER}'" in message or case.kind in ("jellyfin", "emby")
     leaked = message + repr(bad) + repr(err.value.args) + caplog.text
     for secret in (WRONG, WRONG.encode().hex(), SECRET):
         assert secret not in leaked
