@@ -11,6 +11,8 @@
   ``Username``/``Pw`` answers the ``AccessToken`` and ``User.Id``;
 * a playlist is created with query parameters, ``POST /Playlists?Name=&Ids=&UserId=&MediaType=Audio``
   (answering ``{"Id"}``); a long list goes in chunks, the rest added with ``POST /Playlists/{id}/Items``;
+* the original file comes from ``GET /Items/{id}/Download``, or, for a user without the download
+  permission, from ``GET /Audio/{id}/stream?static=true``;
 * an Emby API key belongs to no user (there is no ``/Users/Me``): ``MEDIA_SERVER_USER`` names the
   user whose library, playlists and history are read.
 """
@@ -35,6 +37,11 @@ class EmbyProvider(MediaBrowserProvider):
         if "://" in url and not urlsplit(url).path.lower().endswith(API_PREFIX):
             return url + API_PREFIX
         return url
+
+    def _download_routes(self, item_id: str) -> list[tuple[str, dict]]:
+        """``/Items/{id}/Download`` needs the user's download permission; where it is refused, the
+        static stream (the original file, untranscoded) needs only playback permission."""
+        return [*super()._download_routes(item_id), (f"/Audio/{item_id}/stream", {"static": "true"})]
 
     def _apply_auth(self, token: str) -> None:
         headers = self.http.client.headers

@@ -72,6 +72,10 @@ class MediaBrowserProvider(MediaProvider, abc.ABC):
         """The base URL requests are made under (Emby adds its ``/emby`` prefix)."""
         return url
 
+    def _download_routes(self, item_id: str) -> list[tuple[str, dict]]:
+        """Where the original file is fetched, tried in order while the server answers 403."""
+        return [(f"/Items/{item_id}/Download", {})]
+
     @abc.abstractmethod
     def _apply_auth(self, token: str) -> None:
         """Set the client's auth headers: the client fields, plus ``token`` when it is not empty."""
@@ -193,9 +197,12 @@ class MediaBrowserProvider(MediaProvider, abc.ABC):
             self._login()
         target = Path(dest_dir) / safe_filename(track.id, track.file_format)
         target.unlink(missing_ok=True)
-        response = self.http.download(f"/Items/{track.id}/Download", target, error_types=self.download_error_types)
-        if target.exists():
-            return target
+        for path, params in self._download_routes(track.id):
+            response = self.http.download(path, target, params=params, error_types=self.download_error_types)
+            if target.exists():
+                return target
+            if response.status_code != 403:
+                break
         if response.status_code == 401:
             raise self._auth_error()
         if response.status_code == 403:

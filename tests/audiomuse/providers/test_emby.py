@@ -236,11 +236,16 @@ def test_downloads_refused_or_answered_with_html_are_clear_errors(tmp_path):
     with EmbyFake(TOKEN, sample_library()) as fake:
         p = _provider(fake)
         track = p.album_tracks("al1")[0]
-        fake.downloads_allowed = False
+        fake.downloads_allowed = False  # the static stream still serves the original file
+        assert p.download(track, tmp_path).read_bytes() == b"audio-bytes-a1|" * 300
+        assert [(path, q) for _m, path, q, _h in fake.requests[-2:]] == [
+            ("/emby/Items/a1/Download", {}), ("/emby/Audio/a1/stream", {"static": ["true"]})]
+        (tmp_path / "a1.flac").unlink()
+        fake.playback_allowed = False
         with pytest.raises(ProviderError, match="user 'alice' may not download 'A Song 1' "
                                                 r"\(enable downloads for this user in Emby\)"):
             p.download(track, tmp_path)
-        fake.downloads_allowed, fake.proxy_login_page = True, True
+        fake.downloads_allowed, fake.playback_allowed, fake.proxy_login_page = True, True, True
         with pytest.raises(ProviderError, match="answered text/html; charset=utf-8, not audio"):
             p.download(track, tmp_path)
         assert list(tmp_path.iterdir()) == []  # no login page saved as a .flac

@@ -17,6 +17,8 @@
   ``PlayCount``, ``LastPlayedDate``, ``Played``), Playlist (the user's own only); paged with
   ``StartIndex``/``Limit``;
 * ``GET /Items/{id}/Download`` answers the file (403 when downloads are not allowed to the user);
+  ``GET /Audio/{id}/stream?static=true`` answers it too (403 when playback is not allowed); without
+  ``static=true`` it would transcode: 400 here, the fake does not transcode;
 * ``POST /Playlists`` reads ``Name``, ``Ids``, ``UserId`` and ``MediaType`` from the QUERY string
   (a JSON body is not read: without a query ``Name`` it is a 400); ``Ids`` or ``MediaType`` is
   required; it answers ``{"Id", "Name", "ItemAddedCount"}``;
@@ -61,6 +63,7 @@ class EmbyFake(FakeServer):
         self.users = {USER_ID: user, OTHER_ID: "bob"}
         self.playlists: dict[str, dict] = {}
         self.downloads_allowed = True
+        self.playback_allowed = True
         self.proxy_login_page = False
         self._ids = itertools.count(4001)
 
@@ -106,7 +109,12 @@ class EmbyFake(FakeServer):
             return self._user_items(m.group(1), q)
         m = re.fullmatch(r"/Items/([^/]+)/Download", path)
         if m and method == "GET":
-            return self._download(m.group(1))
+            return self._download(m.group(1), self.downloads_allowed)
+        m = re.fullmatch(r"/Audio/([^/]+)/stream", path)
+        if m and method == "GET":
+            if (one(q, "static") or "").lower() != "true":
+                return 400, b"transcoding is not part of this fake", "text/plain"
+            return self._download(m.group(1), self.playback_allowed)
         if path == "/Playlists" and method == "POST":
             return self._create(q)
         m = re.fullmatch(r"/Playlists/([^/]+)/Items", path)
@@ -163,11 +171,11 @@ class EmbyFake(FakeServer):
             return 200, self._page(sorted(items, key=lambda i: i["Name"]), q)
         return 400, b"unsupported query", "text/plain"
 
-    def _download(self, item_id):
+    def _download(self, item_id, allowed: bool):
         t = next((t for *_, t in self._tracks() if t["id"] == item_id), None)
         if t is None:
             return 404, b"Item not found", "text/plain"
-        if not self.downloads_allowed:
+        if not allowed:
             return 403, b"Access denied", "text/plain"
         return 200, t["bytes"]
 
