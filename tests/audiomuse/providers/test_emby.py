@@ -249,3 +249,32 @@ def test_downloads_refused_or_answered_with_html_are_clear_errors(tmp_path):
         with pytest.raises(ProviderError, match="answered text/html; charset=utf-8, not audio"):
             p.download(track, tmp_path)
         assert list(tmp_path.iterdir()) == []  # no login page saved as a .flac
+
+
+def test_the_compose_override_makes_every_audiomuse_service_an_emby_client(monkeypatch):
+    """docker/compose.emby.yaml names only services of compose.yaml (every one built from the
+    AudioMuse image) and, merged over their environment, gives settings that build an EmbyProvider."""
+    import os
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    docker = Path(__file__).resolve().parents[3] / "docker"
+    base = yaml.safe_load((docker / "compose.yaml").read_text())
+    override = yaml.safe_load((docker / "compose.emby.yaml").read_text())
+    ours = {name for name, svc in base["services"].items() if "build" in svc}
+    assert set(override["services"]) == ours
+    for name in ours:
+        env = {**base["services"][name]["environment"], **override["services"][name]["environment"]}
+        for key in [k for k in os.environ if k.startswith(("MEDIA_SERVER_", "AUDIOMUSE_"))]:
+            monkeypatch.delenv(key)
+        monkeypatch.setenv("MEDIA_SERVER_TOKEN", "compose-key-1")
+        for key, value in env.items():
+            value = re.sub(r"\$\{MEDIA_SERVER_USER:\?[^}]*\}", "alice", str(value))
+            value = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+            if key != "MEDIA_SERVER_TOKEN":
+                monkeypatch.setenv(key, value)
+        provider = make_provider(Settings())
+        assert isinstance(provider, EmbyProvider) and provider.user == "alice", name
+        assert str(provider.http.client.base_url) == "http://emby:8096/emby/"
