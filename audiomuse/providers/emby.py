@@ -14,7 +14,8 @@
 * the original file comes from ``GET /Items/{id}/Download``, or, for a user without the download
   permission, from ``GET /Audio/{id}/stream?static=true``;
 * an Emby API key belongs to no user (there is no ``/Users/Me``): ``MEDIA_SERVER_USER`` names the
-  user whose library, playlists and history are read.
+  user whose library, playlists and history are read; names are looked up with ``GET /Users/Query``
+  (administrators only: an API key, or an administrator's login), ``GET /Users`` on servers before 4.7.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ class EmbyProvider(MediaBrowserProvider):
         """``/Items/{id}/Download`` needs the user's download permission; where it is refused, the
         static stream (the original file, untranscoded) needs only playback permission."""
         return [*super()._download_routes(item_id), (f"/Audio/{item_id}/stream", {"static": "true"})]
+
+    def _users(self) -> list[dict]:
+        """``GET /Users/Query`` (a QueryResult; Emby's reference since 4.7), or the plain ``GET /Users``
+        list of older servers, which answer 404 to the query."""
+        try:
+            found = self._get("/Users/Query")
+        except ProviderError as exc:
+            if not str(exc).endswith(": not found"):
+                raise
+            return super()._users()
+        return (found.get("Items") or []) if isinstance(found, dict) else []
 
     def _apply_auth(self, token: str) -> None:
         headers = self.http.client.headers

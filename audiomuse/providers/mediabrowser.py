@@ -76,6 +76,11 @@ class MediaBrowserProvider(MediaProvider, abc.ABC):
         """Where the original file is fetched, tried in order while the server answers 403."""
         return [(f"/Items/{item_id}/Download", {})]
 
+    def _users(self) -> list[dict]:
+        """Every user (``Id``, ``Name``), to find one by name."""
+        users = self._get("/Users")
+        return users if isinstance(users, list) else []
+
     @abc.abstractmethod
     def _apply_auth(self, token: str) -> None:
         """Set the client's auth headers: the client fields, plus ``token`` when it is not empty."""
@@ -162,9 +167,7 @@ class MediaBrowserProvider(MediaProvider, abc.ABC):
             return user.replace("-", "").lower()
         if not user:
             return self._unnamed_user()
-        users = self._get("/Users")
-        users = users if isinstance(users, list) else []
-        match = next((u for u in users if (u.get("Name") or "").casefold() == user.casefold()), None)
+        match = next((u for u in self._users() if (u.get("Name") or "").casefold() == user.casefold()), None)
         if match is None:
             raise ProviderError(self.http.label, f"no user named '{user}'")
         return match["Id"]

@@ -49,7 +49,7 @@ def test_every_request_is_under_emby_with_the_emby_headers(suffix, tmp_path):
             assert auth.startswith('Emby Client="AudioMuse"') and all(f in auth for f in ("Device=", "DeviceId=",
                                                                                              "Version="))
             assert TOKEN not in auth
-        assert len(_requests(fake, "GET", "/emby/Users")) == 1  # the user is resolved once
+        assert len(_requests(fake, "GET", "/emby/Users/Query")) == 1  # the user is resolved once
         assert TOKEN not in repr(p)
 
 
@@ -63,7 +63,7 @@ def test_login_with_a_password_then_the_session_token(caplog, tmp_path):
         (login, *rest) = fake.requests
         assert login[:2] == ("POST", "/emby/Users/AuthenticateByName") and "X-Emby-Token" not in login[3]
         assert login[3]["X-Emby-Authorization"].startswith("Emby Client=")
-        assert not _requests(fake, path="/emby/Users")  # the login answered the user id
+        assert not _requests(fake, path="/emby/Users/Query")  # the login answered the user id
         (session,) = fake.tokens
         assert all(h["X-Emby-Token"] == session for *_, h in rest)
         assert session not in caplog.text + repr(p) and PASSWORD not in caplog.text
@@ -80,6 +80,23 @@ def test_an_api_key_needs_a_user_and_credentials_are_required():
         assert len(EmbyProvider(fake.url, USER_ID, TOKEN, retries=1).newest_albums()) == 3  # an id as is
     with pytest.raises(ProviderAuthError, match="needs an API token"):
         EmbyProvider("http://127.0.0.1:1", "alice", "")
+
+
+def test_user_names_are_found_on_servers_before_4_7_and_need_an_administrator():
+    with EmbyFake(TOKEN, sample_library(), password=PASSWORD) as fake:
+        fake.legacy_users = True  # a plain GET /Users list, no /Users/Query
+        assert len(_provider(fake).newest_albums()) == 3
+        assert [p for _m, p, _q, _h in fake.requests[:2]] == ["/emby/Users/Query", "/emby/Users"]
+        fake.legacy_users = False
+        login = EmbyProvider(fake.url, "alice", password=PASSWORD, retries=1)  # alice is no administrator
+        assert login.list_playlists() == []  # her own: the login named her id
+        with pytest.raises(ProviderError, match="GET /Users/Query: user 'alice' is not allowed to do this"):
+            login.create_or_replace_playlist("Mix_recipe", ["a1"], owner="bob")
+        assert fake.playlists == {}
+        fake.login_is_admin = True
+        admin = EmbyProvider(fake.url, "alice", password=PASSWORD, retries=1)
+        made = admin.create_or_replace_playlist("Mix_recipe", ["a1"], owner="bob")
+        assert fake.playlists[made.id]["UserId"] == OTHER_ID
 
 
 def test_make_provider_builds_emby_from_the_settings():

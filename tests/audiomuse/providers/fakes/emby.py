@@ -10,8 +10,11 @@
   ``Emby Client="...", Device="...", DeviceId="...", Version="..."`` and a JSON ``{"Username", "Pw"}``;
   it answers ``{"User": {"Id", "Name"}, "AccessToken", "SessionInfo", "ServerId"}``, 401 on wrong
   credentials;
-* ``GET /Users`` lists the users (the configured one and "bob"); there is no ``/Users/Me`` (Jellyfin
-  added that): 404;
+* ``GET /Users/Query`` answers the users (the configured one and "bob") as a QueryResult
+  (``Items``, ``TotalRecordCount``), to administrators only: API keys are, a login session is not
+  unless ``login_is_admin``; 403 otherwise. ``legacy_users = True`` plays a server before 4.7: a plain
+  ``GET /Users`` list, and 404 for ``/Users/Query``. There is no ``/Users/Me`` (Jellyfin added
+  that): 404;
 * ``GET /Users/{id}/Items`` with ``IncludeItemTypes`` MusicAlbum (``SortBy=DateCreated``), Audio with a
   ``ParentId``, Audio sorted by ``PlayCount``/``DatePlayed`` with ``Filters=IsPlayed`` (``UserData``:
   ``PlayCount``, ``LastPlayedDate``, ``Played``), Playlist (the user's own only); paged with
@@ -58,6 +61,9 @@ class EmbyFake(FakeServer):
     def __init__(self, token: str, albums: dict[str, dict], *, user: str = "alice", password: str = ""):
         super().__init__()
         self.tokens = {token} if token else set()
+        self.admin_tokens = set(self.tokens)  # API keys act as an administrator
+        self.login_is_admin = False
+        self.legacy_users = False
         self.albums = albums
         self.user, self.password = user, password
         self.users = {USER_ID: user, OTHER_ID: "bob"}
@@ -102,8 +108,8 @@ class EmbyFake(FakeServer):
             return self._login(headers, body)
         if self._token(headers, q) not in self.tokens:
             return 401, b"Access token is invalid or expired.", "text/plain"
-        if path == "/Users" and method == "GET":
-            return 200, [{"Id": uid, "Name": name, "HasPassword": True} for uid, name in self.users.items()]
+        if path in ("/Users", "/Users/Query") and method == "GET":
+            return self._user_list(path, self._token(headers, q) in self.admin_tokens)
         m = re.fullmatch(r"/Users/([0-9a-f]{32})/Items", path)
         if m and method == "GET":
             return self._user_items(m.group(1), q)
@@ -145,8 +151,18 @@ class EmbyFake(FakeServer):
             return 401, b"Invalid username or password entered.", "text/plain"
         token = secrets.token_hex(16)
         self.tokens.add(token)
+        if self.login_is_admin:
+            self.admin_tokens.add(token)
         return 200, {"User": {"Id": USER_ID, "Name": self.user}, "AccessToken": token,
                      "SessionInfo": {"UserId": USER_ID, "Client": "AudioMuse"}, "ServerId": "fake-emby"}
+
+    def _user_list(self, path, admin: bool):
+        if (path == "/Users") != self.legacy_users:
+            return 404, b"Not found", "text/plain"
+        if not admin:
+            return 403, b"Access denied", "text/plain"
+        users = [{"Id": uid, "Name": name, "HasPassword": True} for uid, name in self.users.items()]
+        return 200, users if self.legacy_users else {"Items": users, "TotalRecordCount": len(users)}
 
     def _user_items(self, user_id, q):
         if user_id not in self.users:
