@@ -197,6 +197,31 @@ def test_publishing_clustering_playlists_twice_replaces_them_in_place(db):
         assert fake.playlist_tracks("Night Drive_automatic") == ["c2", "b2", "a3"]
 
 
+def test_two_users_recipes_stay_apart(db):
+    """Living playlists: alice's and bob's recipes of the same name each refresh their owner's Emby
+    playlist (created with the owner's UserId); refreshing alice's again never touches bob's."""
+    from audiomuse.recipes.model import Recipe
+    from audiomuse.recipes.refresh import publish_refresh
+    from audiomuse.recipes.store import get_recipe, save_recipe
+
+    with EmbyFake(TOKEN, sample_library()) as fake:
+        p = _provider(fake)
+        with db.connection() as conn:
+            alice = save_recipe(conn, Recipe("Mix", "similar", {"track_id": "a1"}, owner="alice"))
+            bob = save_recipe(conn, Recipe("Mix", "similar", {"track_id": "a1"}, owner="bob"))
+        first = publish_refresh(db, p, alice, ["a1", "a2"])
+        theirs = publish_refresh(db, p, bob, ["b1", "b2"])
+        assert first.provider_id != theirs.provider_id
+        assert fake.playlists[theirs.provider_id]["UserId"] == OTHER_ID
+        with db.connection() as conn:
+            alice = get_recipe(conn, alice.id)
+        again = publish_refresh(db, p, alice, ["c1", "c2"])
+        assert again.provider_id == first.provider_id and again.removed == ("a1", "a2")  # replaced in place
+        assert p.playlist_tracks(first.provider_id, owner="alice") == ["c1", "c2"]
+        assert p.playlist_tracks(theirs.provider_id, owner="bob") == ["b1", "b2"]  # bob's untouched
+        assert len(fake.playlists) == 2
+
+
 # History ------------------------------------------------------------------------------------------
 def test_history_comes_from_user_data_per_user():
     with EmbyFake(TOKEN, sample_library()) as fake:
