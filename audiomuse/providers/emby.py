@@ -15,7 +15,8 @@
   permission, from ``GET /Audio/{id}/stream?static=true``;
 * an Emby API key belongs to no user (there is no ``/Users/Me``): ``MEDIA_SERVER_USER`` names the
   user whose library, playlists and history are read; names are looked up with ``GET /Users/Query``
-  (administrators only: an API key, or an administrator's login), ``GET /Users`` on servers before 4.7.
+  (administrators only: an API key, or an administrator's login), or the plain ``GET /Users`` list
+  of older servers that answer the query 404.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ class EmbyProvider(MediaBrowserProvider):
         return [*super()._download_routes(item_id), (f"/Audio/{item_id}/stream", {"static": "true"})]
 
     def _users(self) -> list[dict]:
-        """``GET /Users/Query`` (a QueryResult; Emby's reference since 4.7), or the plain ``GET /Users``
-        list of older servers, which answer 404 to the query."""
+        """``GET /Users/Query`` (a QueryResult, as Emby's current REST reference documents), or the plain
+        ``GET /Users`` list of older servers, which answer 404 to the query."""
         try:
             found = self._get("/Users/Query")
         except ProviderError as exc:

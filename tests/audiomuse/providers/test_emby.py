@@ -82,7 +82,7 @@ def test_an_api_key_needs_a_user_and_credentials_are_required():
         EmbyProvider("http://127.0.0.1:1", "alice", "")
 
 
-def test_user_names_are_found_on_servers_before_4_7_and_need_an_administrator():
+def test_user_names_are_found_on_older_servers_too_and_need_an_administrator():
     with EmbyFake(TOKEN, sample_library(), password=PASSWORD) as fake:
         fake.legacy_users = True  # a plain GET /Users list, no /Users/Query
         assert len(_provider(fake).newest_albums()) == 3

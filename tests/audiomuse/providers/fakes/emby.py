@@ -12,7 +12,7 @@
   credentials;
 * ``GET /Users/Query`` answers the users (the configured one and "bob") as a QueryResult
   (``Items``, ``TotalRecordCount``), to administrators only: API keys are, a login session is not
-  unless ``login_is_admin``; 403 otherwise. ``legacy_users = True`` plays a server before 4.7: a plain
+  unless ``login_is_admin``; 403 otherwise. ``legacy_users = True`` plays an older server: a plain
   ``GET /Users`` list, and 404 for ``/Users/Query``. There is no ``/Users/Me`` (Jellyfin added
   that): 404;
 * ``GET /Users/{id}/Items`` with ``IncludeItemTypes`` MusicAlbum (``SortBy=DateCreated``), Audio with a
