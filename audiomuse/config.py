@@ -25,7 +25,7 @@ from pydantic_settings import (
 
 from audiomuse.clustering.params import ALGORITHMS, SETTINGS_TO_PARAMS, setting_default
 
-ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion", "plex", "mpd"]
+ProviderKind = Literal["local", "subsonic", "navidrome", "jellyfin", "lyrion", "emby", "plex", "mpd"]
 LlmProvider = Literal["none", "ollama", "openai", "gemini", "mistral"]
 
 
@@ -79,7 +79,7 @@ class Settings(BaseSettings):
                     "is published as that user, which the Subsonic API allows only with that user's password).",
     )
     media_server_token: SecretStr | None = Field(
-        default=None, description="Jellyfin API token."
+        default=None, description="Jellyfin or Emby API key, Plex token."
     )
     # Plex
     plex_library: str | None = Field(

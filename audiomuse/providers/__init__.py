@@ -16,7 +16,8 @@ def make_provider(settings: Settings) -> MediaProvider:
     Lyrion a user + password only when the server is password protected, MPD (``mpd://host:6600``)
     its password if it has one and ``mpd_music_dir`` to download. Subsonic also takes other
     users' passwords (``media_server_user_passwords``) for playlists published as those users.
-    Plex needs the owner's token (``media_server_token``); ``plex_library`` names the music section."""
+    Plex needs the owner's token (``media_server_token``); ``plex_library`` names the music section.
+    Emby takes an API key (with the user whose library it reads) or a user + password."""
     kind = settings.media_server_type
     if kind == "local":
         from audiomuse.providers.local import LocalFolderProvider
@@ -41,6 +42,10 @@ def make_provider(settings: Settings) -> MediaProvider:
         from audiomuse.providers.jellyfin import JellyfinProvider
 
         return JellyfinProvider(user=user, token=_secret(settings.media_server_token), password=password, **common)
+    if kind == "emby":
+        from audiomuse.providers.emby import EmbyProvider
+
+        return EmbyProvider(user=user, token=_secret(settings.media_server_token), password=password, **common)
     if kind == "lyrion":
         from audiomuse.providers.lyrion import LyrionProvider
 

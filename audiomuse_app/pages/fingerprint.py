@@ -13,7 +13,7 @@ def page():
     st.title("Sonic fingerprint")
     tracks = indexed_tracks()
     cfg = settings()
-    needs_user = cfg.media_server_type in ("subsonic", "navidrome", "jellyfin")
+    needs_user = cfg.media_server_type in ("subsonic", "navidrome", "jellyfin", "emby", "plex")
     user = st.text_input("User", value=cfg.media_server_user or "", disabled=not needs_user,
                          help=None if needs_user else "This provider has no per-user history login.")
     n = st.slider("Songs", 40, 200, 100, key="fp_n")

@@ -1,5 +1,5 @@
 """The same behaviours for every HTTP provider, each against a contract fake of its documented API
-(Subsonic shaped like Navidrome, Jellyfin, Lyrion): catalog order and paging, tracks, byte-exact
+(Subsonic shaped like Navidrome, Jellyfin, Lyrion, Emby): catalog order and paging, tracks, byte-exact
 downloads, playlists replaced in place, credentials errors, retries, and no secret in any message,
 repr or log record. Reading a playlist back in order runs against every provider: the fakes, the
 local folder, a real supysonic and a real MPD (not HTTP: its other contract behaviours are in
@@ -17,6 +17,7 @@ import pytest
 from audiomuse.config import Settings, parse_user_passwords
 from audiomuse.providers import make_provider
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError, ProviderUnavailable
+from audiomuse.providers.emby import EmbyProvider
 from audiomuse.providers.local import LocalFolderProvider
 from audiomuse.providers.jellyfin import JellyfinProvider
 from audiomuse.providers.lyrion import LyrionProvider
@@ -25,6 +26,7 @@ from audiomuse.providers.mpd import MPDProvider
 from audiomuse.providers.subsonic import SubsonicProvider
 from tests.servers import free_port
 from tests.audiomuse.providers.fakes.base import sample_library
+from tests.audiomuse.providers.fakes.emby import EmbyFake
 from tests.audiomuse.providers.fakes.jellyfin import JellyfinFake
 from tests.audiomuse.providers.fakes.lyrion import LyrionFake
 from tests.audiomuse.providers.fakes.plex import PlexFake
@@ -32,9 +34,9 @@ from tests.audiomuse.providers.fakes.subsonic import SubsonicFake
 from tests.audiomuse.providers.mpd_server import mpd_generated  # noqa: F401 - a fixture, used by name
 
 USER = "alice"
-SECRET = "s3cret-Pa55-word"  # the Subsonic password, the Jellyfin and Plex token, the Lyrion password
+SECRET = "s3cret-Pa55-word"  # the Subsonic password, the Jellyfin, Emby and Plex token, the Lyrion password
 WRONG = "not-the-s3cret-99"
-KINDS = ["subsonic", "jellyfin", "lyrion", "plex"]
+KINDS = ["subsonic", "jellyfin", "lyrion", "emby", "plex"]
 
 
 @dataclass
@@ -51,6 +53,8 @@ class Case:
             return JellyfinProvider(self.fake.url, USER, secret, **kw)
         if self.kind == "plex":
             return PlexProvider(self.fake.url, USER, secret, **kw)
+        if self.kind == "emby":
+            return EmbyProvider(self.fake.url, USER, secret, **kw)
         return LyrionProvider(self.fake.url, USER, secret, **kw)
 
     def stored(self, name: str) -> list[str]:
@@ -73,6 +77,8 @@ def fake_case(kind: str):
         fake = JellyfinFake(SECRET, library)
     elif kind == "plex":
         fake = PlexFake(SECRET, library, user=USER)
+    elif kind == "emby":
+        fake = EmbyFake(SECRET, library)
     else:
         fake = LyrionFake(library, user=USER, password=SECRET)
     with fake:
@@ -171,7 +177,7 @@ def test_wrong_credentials_raise_auth_error_without_the_secret(case, caplog):
         bad.newest_albums()
     message = str(err.value)
     assert case.fake.url.split("//")[1] in message and "rejected the credentials" in message
-    assert f"user '{USER}'" in message or case.kind == "jellyfin"
+    assert f"user '{USER}'" in message or case.kind in ("jellyfin", "emby")
     leaked = message + repr(bad) + repr(err.value.args) + caplog.text
     for secret in (WRONG, WRONG.encode().hex(), SECRET):
         assert secret not in leaked
