@@ -52,7 +52,7 @@ class MediaServerResource(dg.ConfigurableResource):
     """The media server AudioMuse reads music from and publishes playlists to, or a local folder."""
 
     type: str | None = None
-    """MEDIA_SERVER_TYPE: local, subsonic (= navidrome), jellyfin or lyrion."""
+    """MEDIA_SERVER_TYPE: local, subsonic (= navidrome), jellyfin, lyrion, emby, plex or mpd."""
     url: str | None = None
     """MEDIA_SERVER_URL."""
     user: str | None = None
@@ -60,12 +60,18 @@ class MediaServerResource(dg.ConfigurableResource):
     password: str | None = None
     """MEDIA_SERVER_PASSWORD (a secret: give it as an EnvVar)."""
     token: str | None = None
-    """MEDIA_SERVER_TOKEN, Jellyfin's API token (a secret: give it as an EnvVar)."""
+    """MEDIA_SERVER_TOKEN, a Jellyfin or Emby API key or a Plex token (a secret: give it as an EnvVar)."""
     user_passwords: str | None = None
     """MEDIA_SERVER_USER_PASSWORDS, other users' passwords ``ann:pw1,bob:pw2`` (Subsonic: playlists
     published as their owner; a secret: give it as an EnvVar)."""
     music_dir: str | None = None
     """MUSIC_DIR, the local provider's folder."""
+    plex_library: str | None = None
+    """PLEX_LIBRARY, the Plex music library's title (default: the first music library)."""
+    plex_user_tokens: str | None = None
+    """PLEX_USER_TOKENS, other Plex accounts' tokens ``ann:tok1`` (a secret: give it as an EnvVar)."""
+    mpd_music_dir: str | None = None
+    """MPD_MUSIC_DIR, the local path of MPD's music_directory."""
     timeout_seconds: float | None = None
     """HTTP_TIMEOUT per request."""
     retries: int | None = None
@@ -77,6 +83,8 @@ class MediaServerResource(dg.ConfigurableResource):
             "media_server_password": self.password, "media_server_token": self.token,
             "media_server_user_passwords": self.user_passwords,
             "music_dir": _path(self.music_dir), "http_timeout": self.timeout_seconds, "http_retries": self.retries,
+            "plex_library": self.plex_library, "plex_user_tokens": self.plex_user_tokens,
+            "mpd_music_dir": _path(self.mpd_music_dir),
         })
 
     def provider(self) -> MediaProvider:
@@ -215,7 +223,9 @@ def resources_from_settings(settings: Settings) -> dict[str, dg.ConfigurableReso
         "media_server": MediaServerResource(
             type=settings.media_server_type, url=settings.media_server_url, user=settings.media_server_user,
             password=_secret("MEDIA_SERVER_PASSWORD"), token=_secret("MEDIA_SERVER_TOKEN"),
-            user_passwords=_secret("MEDIA_SERVER_USER_PASSWORDS"),
+            user_passwords=_secret("MEDIA_SERVER_USER_PASSWORDS"), plex_library=settings.plex_library,
+            plex_user_tokens=_secret("PLEX_USER_TOKENS"),
+            mpd_music_dir=str(settings.mpd_music_dir) if settings.mpd_music_dir else None,
             music_dir=str(settings.music_dir or settings.sample_library_small),
             timeout_seconds=settings.http_timeout, retries=settings.http_retries,
         ),

@@ -117,17 +117,21 @@ def test_resources_from_settings_name_secrets_never_carry_them(monkeypatch, tmp_
 
     monkeypatch.setenv("MEDIA_SERVER_PASSWORD", "pw-7f3e1")
     monkeypatch.setenv("AI_API_KEY", "key-91c2d")
+    monkeypatch.setenv("PLEX_USER_TOKENS", "bob:tok-55aa1")
     monkeypatch.delenv("DATABASE_URL", raising=False)
     settings = Settings(media_server_type="subsonic", media_server_url="http://music:4533", media_server_user="ann",
-                        ai_model_provider="openai", num_recent_albums=5, data_dir=tmp_path)
+                        ai_model_provider="openai", num_recent_albums=5, data_dir=tmp_path, plex_library="Music",
+                        mpd_music_dir=tmp_path / "mpd")
     resources = resources_from_settings(settings)
     media = resources["media_server"]
     assert (media.type, media.url, media.user) == ("subsonic", "http://music:4533", "ann")
     assert media.password == dg.EnvVar("MEDIA_SERVER_PASSWORD") and media.token is None
     assert resources["llm"].api_key == dg.EnvVar("AI_API_KEY") and resources["llm"].provider == "openai"
     assert resources["database"].url is None and resources["analysis"].recent_albums == 5
+    assert (media.plex_library, media.plex_user_tokens) == ("Music", dg.EnvVar("PLEX_USER_TOKENS"))
+    assert media.mpd_music_dir == str(tmp_path / "mpd")
     shown = " ".join(repr(r) for r in resources.values())
-    assert "pw-7f3e1" not in shown and "key-91c2d" not in shown
+    assert "pw-7f3e1" not in shown and "key-91c2d" not in shown and "tok-55aa1" not in shown
     # the secret is read when Dagster initialises the resource for a run, not before
     resolved = media.process_config_and_initialize()
     assert resolved.settings().media_server_password.get_secret_value() == "pw-7f3e1"
