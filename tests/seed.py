@@ -37,3 +37,14 @@ def seed_library(db: Database, per_style: int = 30, seed: int = 0) -> dict[str, 
     build_similarity_index(db)
     build_music_map(db)
     return out
+
+
+def store_generation(db, generation: str, playlists: list[tuple[str, list[str]]]) -> None:
+    """Make ``playlists`` (name, track ids) the stored clustering generation, as clustering would."""
+    from psycopg.types.json import Jsonb
+
+    with db.connection() as conn:
+        conn.execute("DELETE FROM playlists")
+        for name, tracks in playlists:
+            conn.execute("INSERT INTO playlists (name, kind, generation, track_ids, details) "
+                         "VALUES (%s, 'clustering', %s, %s, %s)", (name, generation, tracks, Jsonb({})))

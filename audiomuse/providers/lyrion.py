@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit
 from audiomuse.media import Album, PlayedTrack, Playlist, Track
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError
 from audiomuse.providers.http import HttpClient
+from audiomuse.providers.values import float_or_none, int_or_none
 from audiomuse.text import safe_filename
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,11 @@ class LyrionProvider(MediaProvider):
             # sort:new stops at the server's browseagelimit: the rest, newest (highest id) first
             seen = {str(a["id"]) for a in newest}
             rest = [a for a in self._loop("albums_loop", "albums", "tags:lay") if str(a["id"]) not in seen]
-            rest.sort(key=lambda a: _int(a["id"]) or 0, reverse=True)
+            rest.sort(key=lambda a: int_or_none(a["id"]) or 0, reverse=True)
             newest += rest
         newest = newest[:limit] if limit else newest
         added = self._added_times([str(a["id"]) for a in newest])
-        return [Album(str(a["id"]), a.get("album") or "", a.get("artist") or "", _int(a.get("year")) or None,
+        return [Album(str(a["id"]), a.get("album") or "", a.get("artist") or "", int_or_none(a.get("year")) or None,
                       added.get(str(a["id"]))) for a in newest]
 
     def _added_times(self, album_ids: list[str]) -> dict[str, datetime]:
@@ -115,13 +116,13 @@ class LyrionProvider(MediaProvider):
         if len(album_ids) <= ADDED_PER_ALBUM_MAX:
             for album_id in album_ids:
                 for t in self._loop("titles_loop", "titles", f"album_id:{album_id}", "tags:D"):
-                    stamps[album_id] = max(stamps.get(album_id, 0.0), _float(t.get("addedTime")) or 0.0)
+                    stamps[album_id] = max(stamps.get(album_id, 0.0), float_or_none(t.get("addedTime")) or 0.0)
         else:
             wanted = set(album_ids)
             for t in self._loop("titles_loop", "titles", "tags:eD"):
                 album_id = str(t.get("album_id") or "")
                 if album_id in wanted:
-                    stamps[album_id] = max(stamps.get(album_id, 0.0), _float(t.get("addedTime")) or 0.0)
+                    stamps[album_id] = max(stamps.get(album_id, 0.0), float_or_none(t.get("addedTime")) or 0.0)
         return {a: datetime.fromtimestamp(ts, timezone.utc) for a, ts in stamps.items() if ts > 0}
 
     def album_tracks(self, album_id: str) -> list[Track]:
@@ -133,8 +134,8 @@ class LyrionProvider(MediaProvider):
                 self._urls[str(t["id"])] = url
             tracks.append(Track(
                 id=str(t["id"]), album_id=str(t.get("album_id") or album_id), title=t.get("title") or "",
-                artist=t.get("artist") or "", album=t.get("album") or "", duration=_float(t.get("duration")),
-                file_format=_format(url, t.get("type")), track_number=_int(t.get("tracknum")),
+                artist=t.get("artist") or "", album=t.get("album") or "", duration=float_or_none(t.get("duration")),
+                file_format=_format(url, t.get("type")), track_number=int_or_none(t.get("tracknum")),
             ))
         return tracks
 
@@ -221,17 +222,3 @@ def _format(url: str, lyrion_type: str | None) -> str | None:
             return suffix
     t = (lyrion_type or "").lower()
     return _TYPES.get(t, t or None)
-
-
-def _int(v):
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None

@@ -47,6 +47,7 @@ import mpd
 
 from audiomuse.media import Album, PlayedTrack, Playlist, Track
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError, ProviderUnavailable
+from audiomuse.providers.values import float_or_none, int_or_none
 from audiomuse.text import safe_filename
 
 log = logging.getLogger(__name__)
@@ -333,7 +334,7 @@ class MPDProvider(MediaProvider):
             return []
         counts = {}
         for row in found:
-            count = _int(str(row.get("sticker", "")).partition("=")[2])
+            count = int_or_none(str(row.get("sticker", "")).partition("=")[2])
             if row.get("file") and count and count > 0:
                 counts[row["file"]] = count
         top = sorted(counts, key=lambda f: (-counts[f], f))[:limit or None]
@@ -408,8 +409,8 @@ def _track(song: dict, album_id: str, album: str) -> Track:
     return Track(
         id=file, album_id=album_id, title=_tag(song, "title") or Path(file).stem,
         artist=_tag(song, "artist") or _tag(song, "albumartist"), album=album,
-        duration=_float(song.get("duration") or song.get("time")),
-        file_format=Path(file).suffix.lstrip(".").lower() or None, track_number=_int(_tag(song, "track").split("/")[0]),
+        duration=float_or_none(song.get("duration") or song.get("time")),
+        file_format=Path(file).suffix.lstrip(".").lower() or None, track_number=int_or_none(_tag(song, "track").split("/")[0]),
     )
 
 
@@ -442,18 +443,4 @@ def _when(value) -> datetime | None:
 
 
 def _year(value: str) -> int | None:
-    return _int(value[:4]) if value else None
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+    return int_or_none(value[:4]) if value else None

@@ -32,6 +32,7 @@ from pathlib import Path
 from audiomuse.media import Album, PlayedTrack, Playlist, Track, server_song
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError
 from audiomuse.providers.http import HttpClient
+from audiomuse.providers.values import float_or_none, int_or_none
 from audiomuse.subsonic_protocol import (
     API_VERSION, MISSING_PARAMETER, NOT_AUTHORIZED, NOT_FOUND, TOKEN_AUTH_UNSUPPORTED, WRONG_CREDENTIALS, error_of,
     parse_response,
@@ -158,7 +159,7 @@ class SubsonicProvider(MediaProvider):
     def newest_albums(self, limit: int = 0) -> list[Album]:
         return [
             Album(str(a["id"]), a.get("name") or a.get("title") or "", a.get("artist") or "",
-                  _int(a.get("year")), _date(a.get("created")))
+                  int_or_none(a.get("year")), _date(a.get("created")))
             for a in self._album_list("newest", limit)
         ]
 
@@ -172,7 +173,7 @@ class SubsonicProvider(MediaProvider):
         return Track(
             id=str(s["id"]), album_id=str(s.get("albumId") or album_id), title=s.get("title") or "",
             artist=s.get("artist") or "", album=s.get("album") or album_name,
-            duration=_float(s.get("duration")), file_format=suffix, track_number=_int(s.get("track")),
+            duration=float_or_none(s.get("duration")), file_format=suffix, track_number=int_or_none(s.get("track")),
             server_song=server_song({k: s[k] for k in SONG_FIELDS if k in s}),
         )
 
@@ -317,7 +318,7 @@ class SubsonicProvider(MediaProvider):
                 if "playCount" not in s:
                     continue
                 reported = True
-                count = _int(s.get("playCount")) or 0
+                count = int_or_none(s.get("playCount")) or 0
                 if count > 0:
                     played[str(s["id"])] = PlayedTrack(str(s["id"]), count, _date(s.get("played")))
         if album_ids and not reported:
@@ -343,18 +344,6 @@ def _date(text) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _suffix_for(content_type: str) -> str:

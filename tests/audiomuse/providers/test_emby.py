@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from psycopg.types.json import Jsonb
 
 from audiomuse.catalog import refresh_catalog
 from audiomuse.config import Settings
@@ -19,6 +18,7 @@ from audiomuse.providers.jellyfin import JellyfinProvider
 from tests.audiomuse.providers.fakes.base import sample_library
 from tests.audiomuse.providers.fakes.emby import OTHER_ID, USER_ID, EmbyFake
 from tests.servers import free_port
+from tests.seed import store_generation
 
 TOKEN = "emby-api-key-7c41d2"
 PASSWORD = "pw-Emby-31"
@@ -177,19 +177,12 @@ def test_publishing_clustering_playlists_twice_replaces_them_in_place(db):
     the second generation's songs; the stale one is deleted."""
     from audiomuse.playlists.clustering import publish_generation
 
-    def store(generation, playlists):
-        with db.connection() as conn:
-            conn.execute("DELETE FROM playlists")
-            for name, tracks in playlists:
-                conn.execute("INSERT INTO playlists (name, kind, generation, track_ids, details) "
-                             "VALUES (%s, 'clustering', %s, %s, %s)", (name, generation, tracks, Jsonb({})))
-
     with EmbyFake(TOKEN, sample_library()) as fake:
         p = _provider(fake)
-        store("g1", [("Night Drive_automatic", ["a1", "a2"]), ("Old Mood_automatic", ["b1"])])
+        store_generation(db, "g1", [("Night Drive_automatic", ["a1", "a2"]), ("Old Mood_automatic", ["b1"])])
         publish_generation(db, p)
         first = {pl.name: pl.id for pl in p.list_playlists()}
-        store("g2", [("Night Drive_automatic", ["c2", "b2", "a3"])])
+        store_generation(db, "g2", [("Night Drive_automatic", ["c2", "b2", "a3"])])
         report = publish_generation(db, p)
         assert report["deleted"] == ["Old Mood_automatic"]
         assert [(pl.id, pl.name) for pl in p.list_playlists()] == [(first["Night Drive_automatic"],

@@ -16,6 +16,7 @@ from audiomuse.providers.base import ProviderAuthError, ProviderError, ProviderU
 from audiomuse.providers.plex import PlexProvider, _MaskTokens, _Session
 from tests.audiomuse.providers.fakes.base import sample_library
 from tests.audiomuse.providers.fakes.plex import PlexFake
+from tests.seed import store_generation
 
 TOKEN = "plex-Token-7f3e91"
 BOB_TOKEN = "bob-Token-22a0c4"
@@ -235,24 +236,16 @@ def test_plexapi_reads_no_personal_config_and_urls_never_carry_the_token(fake):
 def test_publishing_clustering_playlists_twice_replaces_them_in_place(fake, db):
     """published_playlists' core: the second publish replaces the same Plex playlist (same
     ratingKey) and deletes the stale one."""
-    from psycopg.types.json import Jsonb
 
     from audiomuse.playlists.clustering import publish_generation
 
     p = _provider(fake)
     ids = [t.id for a in p.newest_albums() for t in p.album_tracks(a.id)]
 
-    def store(generation, playlists):
-        with db.connection() as conn:
-            conn.execute("DELETE FROM playlists")
-            for name, tracks in playlists:
-                conn.execute("INSERT INTO playlists (name, kind, generation, track_ids, details) "
-                             "VALUES (%s, 'clustering', %s, %s, %s)", (name, generation, tracks, Jsonb({})))
-
-    store("g1", [("Night Drive_automatic", ids[:3]), ("Old Mood_automatic", ids[3:5])])
+    store_generation(db, "g1", [("Night Drive_automatic", ids[:3]), ("Old Mood_automatic", ids[3:5])])
     publish_generation(db, p)
     first = {pl.name: pl.id for pl in p.list_playlists()}
-    store("g2", [("Night Drive_automatic", ids[4:7])])
+    store_generation(db, "g2", [("Night Drive_automatic", ids[4:7])])
     report = publish_generation(db, p)
     assert report["deleted"] == ["Old Mood_automatic"]
     kept = first["Night Drive_automatic"]

@@ -13,6 +13,7 @@ from tests.audiomuse.providers.conftest import (
     AGE_DAYS, BOB, BOB_PASSWORD, GENERATED, PASSWORD, USER, supysonic_server, tags_of, write_tagged,
 )
 from tests.servers import free_port
+from tests.seed import store_generation
 
 pytestmark = pytest.mark.slow
 
@@ -184,7 +185,6 @@ def test_supysonic_counts_plays_but_does_not_report_them(supysonic_generated, ca
 
 def test_publishing_clustering_playlists_replaces_them_in_place(provider, db):
     """published_playlists' core against the real server: new first, then stale ones deleted."""
-    from psycopg.types.json import Jsonb
 
     from audiomuse.playlists.clustering import publish_generation
 
@@ -192,14 +192,7 @@ def test_publishing_clustering_playlists_replaces_them_in_place(provider, db):
     stale = provider.create_or_replace_playlist("Old Mood_automatic", ids[:2])
     kept = provider.create_or_replace_playlist("Night Drive_automatic", ids[:1])
 
-    def store(generation, playlists):
-        with db.connection() as conn:
-            conn.execute("DELETE FROM playlists")
-            for name, tracks in playlists:
-                conn.execute("INSERT INTO playlists (name, kind, generation, track_ids, details) "
-                             "VALUES (%s, 'clustering', %s, %s, %s)", (name, generation, tracks, Jsonb({})))
-
-    store("g1", [("Night Drive_automatic", ids[2:5]), ("Calm_automatic", ids[5:7])])
+    store_generation(db, "g1", [("Night Drive_automatic", ids[2:5]), ("Calm_automatic", ids[5:7])])
     report = publish_generation(db, provider)
     remote = {p.name: p.id for p in provider.list_playlists()}
     assert report["deleted"] == ["Old Mood_automatic"] and stale.id not in remote.values()
