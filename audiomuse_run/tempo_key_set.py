@@ -1,10 +1,11 @@
 """Build the tempo/key ground-truth set: generated MIDI songs rendered with FluidSynth, plus the
 sample library's tracker modules, whose files state their tempo.
 
-Used by ``benchmarks/tempo_key.py`` (the full set, 96 tracks) and by the tests (``--small``, 24
-tracks). Every song is written by this module from a seed, so the set is reproducible and nothing
-is downloaded but two Debian packages (``fluidsynth`` and the FluidR3 General MIDI soundfont,
-``fluid-soundfont-gm``; ``scripts/install_system_deps.sh`` installs them) and ``mido`` (PyPI).
+Used by ``benchmarks/tempo_key.py`` (the full set, 96 tracks and 35 modules) and by the tests
+(``--small``, 24 tracks and 6 modules). Every song is written by this module from a seed, so the
+set is reproducible and nothing is downloaded but Debian packages (``fluidsynth`` and the FluidR3
+General MIDI soundfont, ``fluid-soundfont-gm``, ``openmpt123``: ``scripts/install_system_deps.sh``
+installs them; the three chiptune data packages, cached with the sample library's) and ``mido`` (PyPI).
 
 A song is ~30 s in one key and one tempo: a chord progression in the key (I-IV-V-I in major,
 i-iv-V-i in minor, V a major triad with the leading tone), a bass on the chord roots and a melody

@@ -7,6 +7,9 @@ speed, else the tempo; S3M/IT ``Axx`` speed, ``Txx`` tempo) and move the play po
 position jump, ``Cxx``/``Dxx`` pattern break, pattern delay and pattern loop). Walking that order
 as a player does, until the song ends or first returns to a row it already played (the song's
 loop, where openmpt123 also stops rendering), gives each row's duration, so a tempo timeline.
+openmpt123 renders every subsong one after the other (games keep several tunes in one module,
+each started where the previous left orders unplayed, at the header's speed and tempo), and so
+does the walk: its song length matches the rendered file's.
 
 The beat is ``rows_per_beat`` rows: IT files state it (the "PHiligt" row highlight), the other
 formats do not, and 4 rows per beat (the trackers' default highlight) is then assumed. Beat BPM
@@ -379,7 +382,8 @@ def _add(timeline: Timeline, seconds: float, speed: int, tempo: int) -> None:
 
 def tempo_truth(module: Module, timeline: Timeline) -> dict:
     """The module's tempo as ground truth: the beat BPM that covers most of the played time, whether
-    it is stated (covers >= 90 %), rows per beat and where they come from, the timeline's summary."""
+    it is stated (covers >= 90 %), rows per beat and where they come from, the timeline's summary
+    (seconds per beat BPM, the 8 largest; the first 40 [start s, seconds, speed, tempo] segments)."""
     rpb = module.rows_per_beat
     share: dict[float, float] = defaultdict(float)
     for seg in timeline.segments:

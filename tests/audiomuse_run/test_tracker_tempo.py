@@ -154,6 +154,7 @@ def _openmpt_seconds(path: Path) -> float:
     return int(minutes) * 60 + float(seconds)
 
 
+@pytest.mark.slow  # downloads three Debian packages when the sample library has not cached them
 def test_real_modules_walk_as_long_as_openmpt_plays_them(tmp_path):
     debs, packages = _tracker_debs()
     modules = []
