@@ -55,6 +55,7 @@ from pathlib import Path
 from audiomuse.config import get_settings
 from audiomuse_run import samples
 from audiomuse_run.atomic import swap_into_place
+from audiomuse_run.tracker_tempo import TRUTH_VERSION as TRACKER_TRUTH_VERSION
 from audiomuse_run.tracker_tempo import module_tempo
 
 TRUTH = "truth.json"
@@ -288,7 +289,7 @@ def build_tempo_key_set(dest: Path | None = None, *, small: bool = False,
     dest = Path(dest or cache / ("tempo-key-set-small" if small else "tempo-key-set")).expanduser()
     songs = plan(SMALL_TRACKS if small else FULL_TRACKS)
     params = {"version": FORMAT_VERSION, "seed": SEED, "tracks": len(songs),
-              "trackers": {"packages": list(TRACKER_PACKAGES), "small": small}}
+              "trackers": {"version": TRACKER_TRUTH_VERSION, "packages": list(TRACKER_PACKAGES), "small": small}}
     if _complete(dest, params):
         return dest
     check_tools()

@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+TRUTH_VERSION = 1  # bump when the walk or the truth changes: the tempo/key set is rebuilt
 STATED_SHARE = 0.9
 ASSUMED_ROWS_PER_BEAT = 4
 MAX_ROWS = 200_000  # a guard: no real song plays this many rows before it ends or loops

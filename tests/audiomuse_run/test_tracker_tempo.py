@@ -4,6 +4,7 @@ chiptune packages, whose walked duration must match what openmpt123 plays."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import struct
@@ -173,3 +174,30 @@ def test_real_modules_walk_as_long_as_openmpt_plays_them(tmp_path):
     assert truths["area1-game2.mod"]["format"] == "xm"  # read by its signature, not its name
     assert not truths["fridge-in-space_from_reg-zbb.mod"]["stated"]  # tempo changes all through
     assert sum(t["stated"] for t in truths.values()) >= 20
+
+
+def test_a_tempo_key_set_without_its_tracker_part_is_rebuilt(tmp_path, monkeypatch):
+    from audiomuse_run import tempo_key_set as tks
+
+    dest = tmp_path / "set"
+    dest.mkdir()
+    songs = tks.plan(tks.SMALL_TRACKS)
+    for s in songs:
+        (dest / s.file).write_bytes(b"x")
+    (dest / "trackers").mkdir()
+    (dest / "trackers" / "m.flac").write_bytes(b"x")
+    tracks = [{"file": s.file} for s in songs]
+    old = {"version": 1, "seed": tks.SEED, "tracks": len(songs)}  # a set built before the tracker part
+    current = {"version": tks.FORMAT_VERSION, "seed": tks.SEED, "tracks": len(songs),
+               "trackers": {"version": tks.TRACKER_TRUTH_VERSION, "packages": list(tks.TRACKER_PACKAGES), "small": True}}
+    monkeypatch.setattr(tks, "check_tools", lambda: (_ for _ in ()).throw(tks.TempoKeySetError("rebuild")))
+    (dest / "truth.json").write_text(json.dumps({"params": old, "tracks": tracks}))
+    with pytest.raises(tks.TempoKeySetError, match="rebuild"):
+        tks.build_tempo_key_set(dest, small=True)
+    (dest / "truth.json").write_text(json.dumps({"params": current, "tracks": tracks,
+                                                 "trackers": [{"file": "trackers/m.flac", "stated": True}]}))
+    assert tks.build_tempo_key_set(dest, small=True) == dest  # complete: reused without any work
+    assert tks.load_tracker_truth(dest, stated_only=True) == [{"file": "trackers/m.flac", "stated": True}]
+    (dest / "trackers" / "m.flac").unlink()  # a missing module means the set is not complete
+    with pytest.raises(tks.TempoKeySetError, match="rebuild"):
+        tks.build_tempo_key_set(dest, small=True)
