@@ -61,7 +61,8 @@ browser-check: venv
 	@bash scripts/install_system_deps.sh --browser
 	$(BIN)/python -m pytest tests/audiomuse_app/test_browser.py -q $(PYTEST_ARGS)
 
-# The tempo/key ground truth: 96 generated MIDI songs rendered with FluidSynth (benchmarks/tempo_key.py).
+# The tempo/key ground truth: 96 generated MIDI songs rendered with FluidSynth and the sample
+# library's 35 tracker modules rendered with openmpt123 (benchmarks/tempo_key.py).
 tempo-key-set: venv sysdeps
 	$(BIN)/python -m audiomuse_run.tempo_key_set
 

@@ -1,9 +1,11 @@
-"""Build the tempo/key ground-truth set: generated MIDI songs rendered with FluidSynth.
+"""Build the tempo/key ground-truth set: generated MIDI songs rendered with FluidSynth, plus the
+sample library's tracker modules, whose files state their tempo.
 
-Used by ``benchmarks/tempo_key.py`` (the full set, 96 tracks) and by the tests (``--small``, 24
-tracks). Every song is written by this module from a seed, so the set is reproducible and nothing
-is downloaded but two Debian packages (``fluidsynth`` and the FluidR3 General MIDI soundfont,
-``fluid-soundfont-gm``; ``scripts/install_system_deps.sh`` installs them) and ``mido`` (PyPI).
+Used by ``benchmarks/tempo_key.py`` (the full set, 96 tracks and 35 modules) and by the tests
+(``--small``, 24 tracks and 6 modules). Every song is written by this module from a seed, so the
+set is reproducible and nothing is downloaded but Debian packages (``fluidsynth`` and the FluidR3
+General MIDI soundfont, ``fluid-soundfont-gm``, ``openmpt123``: ``scripts/install_system_deps.sh``
+installs them; the three chiptune data packages, cached with the sample library's) and ``mido`` (PyPI).
 
 A song is ~30 s in one key and one tempo: a chord progression in the key (I-IV-V-I in major,
 i-iv-V-i in minor, V a major triad with the leading tone), a bass on the chord roots and a melody
@@ -22,10 +24,17 @@ all of them (file, bpm, meter, swing, tonic, mode, drums, program, instruments, 
 set is reused as it is; an interrupted build never leaves a set that looks complete (it is built
 in a temporary folder and swapped into place).
 
-The sample library's tracker modules (its "chiptune" tracks) are not part of the set: its
-manifest.json does not record a tempo, ``openmpt123 --info`` does not print one, and a module's
-speed/tempo only give the row rate (rows per beat are not stated, and both change mid-song), so
-they would not be ground truth.
+The set also has a tracker part (``trackers/``, its truth under ``trackers`` in ``truth.json``):
+every module of the sample library's chiptune albums (tecnoballz-data, pingus-data,
+open-invaders-data, from the cached .debs; the library's MIN_SECONDS filter), rendered with
+openmpt123 to FLAC as the library does, its truth from the module itself
+(``audiomuse_run.tracker_tempo``: the speed/tempo timeline of the played order). Limits: a
+module's speed and tempo give the row rate; rows per beat are stated only by IT files (their row
+highlight) and assumed to be 4 elsewhere (``rows_per_beat_source``), so a beat read at half or
+double tempo is as likely as in the MIDI part (Acc2 is the fair score). Only modules whose one
+beat BPM covers >= 90 % of the played time are ``stated`` and scored; trackers have no key
+signature, so their key is not scored. ``--small`` keeps the two shortest stated modules of each
+package.
 
 Usage: ``python -m audiomuse_run.tempo_key_set [--small] [--dest DIR]``
 """
@@ -44,10 +53,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from audiomuse.config import get_settings
+from audiomuse_run import samples
 from audiomuse_run.atomic import swap_into_place
+from audiomuse_run.tracker_tempo import TRUTH_VERSION as TRACKER_TRUTH_VERSION
+from audiomuse_run.tracker_tempo import module_tempo
 
 TRUTH = "truth.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the tracker part
+TRACKER_DIR = "trackers"
+TRACKER_PACKAGES = tuple(p.name for p in samples.PACKAGES if p.style == "chiptune")
+SMALL_TRACKERS_PER_PACKAGE = 2
 SEED = 20260
 FULL_TRACKS = 96
 SMALL_TRACKS = 24
@@ -273,7 +288,8 @@ def build_tempo_key_set(dest: Path | None = None, *, small: bool = False,
     cache = get_settings().download_cache
     dest = Path(dest or cache / ("tempo-key-set-small" if small else "tempo-key-set")).expanduser()
     songs = plan(SMALL_TRACKS if small else FULL_TRACKS)
-    params = {"version": FORMAT_VERSION, "seed": SEED, "tracks": len(songs)}
+    params = {"version": FORMAT_VERSION, "seed": SEED, "tracks": len(songs),
+              "trackers": {"version": TRACKER_TRUTH_VERSION, "packages": list(TRACKER_PACKAGES), "small": small}}
     if _complete(dest, params):
         return dest
     check_tools()
@@ -283,22 +299,32 @@ def build_tempo_key_set(dest: Path | None = None, *, small: bool = False,
         with ThreadPoolExecutor(max_workers=2) as pool:
             durations = list(pool.map(lambda s: _render(s, work), songs))
         truth = [{**asdict(s), "duration": round(d, 2)} for s, d in zip(songs, durations, strict=True)]
-        (work / TRUTH).write_text(json.dumps({"params": params, "tracks": truth}, indent=1))
+        trackers = build_tracker_part(work, cache / "debs", small=small, log=log)
+        (work / TRUTH).write_text(json.dumps({"params": params, "tracks": truth, "trackers": trackers}, indent=1))
         swap_into_place(work, dest)  # an interrupted build never leaves a folder that looks complete
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    log(f"{dest}: {len(songs)} tracks")
+    log(f"{dest}: {len(songs)} tracks, {len(trackers)} tracker modules")
     return dest
 
 
 def load_truth(dest: Path) -> list[dict]:
-    """The truth of every track (``file`` relative to ``dest``)."""
+    """The truth of every MIDI track (``file`` relative to ``dest``)."""
     return json.loads((Path(dest) / TRUTH).read_text())["tracks"]
+
+
+def load_tracker_truth(dest: Path, *, stated_only: bool = False) -> list[dict]:
+    """The truth of every tracker module (``file`` relative to ``dest``); ``stated_only``: those
+    with a stated tempo, the ones that are scored."""
+    trackers = json.loads((Path(dest) / TRUTH).read_text())["trackers"]
+    return [t for t in trackers if t["stated"] or not stated_only]
 
 
 def check_tools() -> None:
     if shutil.which("fluidsynth") is None or not SOUNDFONT.exists():
         raise TempoKeySetError(f"needs fluidsynth and {SOUNDFONT}: install with `{INSTALL_HINT}`")
+    if shutil.which("openmpt123") is None or shutil.which("dpkg") is None:
+        raise TempoKeySetError(f"needs openmpt123 and dpkg (the tracker part): install with `{samples.INSTALL_HINT}`")
 
 
 def _complete(dest: Path, params: dict) -> bool:
@@ -306,7 +332,8 @@ def _complete(dest: Path, params: dict) -> bool:
         data = json.loads((dest / TRUTH).read_text())
     except (OSError, ValueError):
         return False
-    return data.get("params") == params and all((dest / t["file"]).exists() for t in data["tracks"])
+    files = [t["file"] for t in data.get("tracks", []) + data.get("trackers", [])]
+    return data.get("params") == params and all((dest / f).exists() for f in files)
 
 
 def _render(song: Song, out: Path) -> float:
@@ -331,17 +358,82 @@ def _render(song: Song, out: Path) -> float:
     return len(data) / sr
 
 
+def build_tracker_part(out: Path, debs: Path, *, small: bool, log: Callable[[str], None] = print) -> list[dict]:
+    """Render the sample library's tracker modules into ``out/trackers/<package>/`` with their truth
+    beside each (``<name>.json``); return the truths. Downloads the .debs when they are not cached."""
+    debs.mkdir(parents=True, exist_ok=True)
+    packages = [p for p in samples.PACKAGES if p.name in TRACKER_PACKAGES]
+    try:
+        samples._download(packages, debs, log)
+    except samples.SampleLibraryError as exc:
+        raise TempoKeySetError(str(exc)) from exc
+    truths = []
+    with tempfile.TemporaryDirectory(prefix="am-trackers-") as tmp:
+        for pkg in packages:
+            root = Path(tmp) / pkg.name
+            deb = sorted(debs.glob(f"{pkg.name}_*.deb"))[-1]
+            subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True, capture_output=True)
+            modules = [(m, module_tempo(m)) for m in _tracker_sources(root)]
+            if small:
+                modules = _shortest_stated(modules, SMALL_TRACKERS_PER_PACKAGE)
+            folder = out / TRACKER_DIR / pkg.name
+            folder.mkdir(parents=True, exist_ok=True)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                rendered = list(pool.map(lambda mt: _render_module(mt[0], mt[1], pkg.name, folder, out), modules))
+            truths += [t for t in rendered if t is not None]
+    log(f"tracker part: {len(truths)} modules, {sum(t['stated'] for t in truths)} with a stated tempo")
+    return truths
+
+
+def _tracker_sources(root: Path) -> list[Path]:
+    """The package's tracker modules, in the sample library's order."""
+    return [p for p in samples._sources(root) if p.is_file() and p.suffix.lower() in samples.TRACKER_SUFFIXES]
+
+
+def _shortest_stated(modules: list[tuple[Path, dict]], n: int) -> list[tuple[Path, dict]]:
+    """The ``n`` shortest modules with a stated tempo that are long enough for the library."""
+    fit = [mt for mt in modules if mt[1]["stated"] and mt[1]["song_seconds"] >= samples.MIN_SECONDS]
+    return sorted(fit, key=lambda mt: (mt[1]["song_seconds"], mt[0].name))[:n]
+
+
+def _render_module(module: Path, truth: dict, package: str, folder: Path, out: Path) -> dict | None:
+    """Render ``module`` with openmpt123 as the sample library does (its whole order walk, every
+    subsong) to FLAC and write its truth beside it; None when it is shorter than the library keeps."""
+    import numpy as np
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory(prefix="am-module-") as tmp:
+        source = Path(tmp) / module.name
+        shutil.copyfile(module, source)
+        subprocess.run(["openmpt123", "--quiet", "--render", "--force", str(source)], check=True,
+                       capture_output=True, timeout=300)
+        data, sr = sf.read(str(source) + ".wav", dtype="float32")
+    duration = len(data) / sr
+    if duration < samples.MIN_SECONDS:
+        return None
+    flac = folder / f"{module.stem}.flac"
+    sf.write(str(flac), np.clip(data, -1.0, 1.0), sr, format="FLAC", subtype="PCM_16")
+    record = {"file": str(flac.relative_to(out)), "module": module.name, "package": package, **truth,
+              "duration": round(duration, 2),
+              "duration_agreement": round(truth["song_seconds"] / duration, 4)}  # parsed walk / rendered audio
+    (folder / f"{module.stem}.json").write_text(json.dumps(record, indent=1))
+    return record
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Build AudioMuse's tempo/key ground-truth set (MIDI + FluidSynth).")
+    ap = argparse.ArgumentParser(description="Build AudioMuse's tempo/key ground-truth set (MIDI + FluidSynth, tracker modules).")
     ap.add_argument("--dest", type=Path, default=None)
-    ap.add_argument("--small", action="store_true", help=f"{SMALL_TRACKS} tracks (the tests) instead of {FULL_TRACKS}")
+    ap.add_argument("--small", action="store_true", help=f"{SMALL_TRACKS} tracks and {SMALL_TRACKERS_PER_PACKAGE} modules a package (the tests) "
+                    f"instead of {FULL_TRACKS} and all")
     args = ap.parse_args(argv)
     try:
         path = build_tempo_key_set(args.dest, small=args.small)
     except TempoKeySetError as exc:
         print(f"error: {exc}")
         return 1
-    print(f"{path}: {len(load_truth(path))} tracks")
+    trackers = load_tracker_truth(path)
+    print(f"{path}: {len(load_truth(path))} MIDI tracks, {len(trackers)} tracker modules "
+          f"({sum(t['stated'] for t in trackers)} with a stated tempo)")
     return 0
 
 

@@ -12,6 +12,10 @@ weighted key score (same 1, fifth above 0.5, relative 0.3, parallel 0.2).
   MonoLoader at 44.1 kHz, ``RhythmExtractor2013(method="degara")``, ``PercivalBpmEstimator()``,
   ``KeyExtractor(profileType=...)`` with edma, bgate and temperley.
 
+The tracker part of the set (the sample library's chiptune modules, truth read from each module
+by audiomuse_run/tracker_tempo.py) is its own group: tempo only (trackers state no key), scored
+on the modules with a stated tempo, both estimators on the same files in the same run.
+
 CPU seconds per track are each estimator's own (the tempo one includes our mel and onset
 envelope, which the analysis shares with the model); decoding is printed apart.
 Usage: python benchmarks/tempo_key.py [--small] [--failures]
@@ -177,6 +181,7 @@ def main() -> None:
             print(f"{gname} {value} (n={len(idx)})".ljust(24)
                   + "".join(f"{mean(scores[x][i] for i in idx):>20.3f}" for x in names))
 
+    tracker_report(dest)
     print("\nAudioMuse's misses")
     for i, t in enumerate(truth):
         miss = []
@@ -196,6 +201,41 @@ def main() -> None:
                     print(f"  {t['file']}: key {' '.join(keys[name][i])} ({key_kind(scores[name][i])})")
                 if name in tempo and not acc2(tempo[name][i], t["bpm"]):
                     print(f"  {t['file']}: tempo {tempo[name][i]:.1f}")
+
+
+def tracker_report(dest: Path) -> None:
+    """Tempo Acc1/Acc2 of AudioMuse and Essentia on the tracker modules with a stated tempo."""
+    from audiomuse_run.tempo_key_set import load_tracker_truth
+
+    every = load_tracker_truth(dest)
+    truth = [t for t in every if t["stated"]]
+    if not truth:
+        print("\nTracker modules: none in this set")
+        return
+    files = [str(dest / t["file"]) for t in truth]
+    agreement = [t["duration_agreement"] for t in every]
+    print(f"\nTracker modules (sample library chiptune; truth from the module file): {len(truth)} of "
+          f"{len(every)} with a stated tempo, {sum(t['duration'] for t in truth) / len(truth):.0f} s each; "
+          f"walked / rendered duration {min(agreement):.4f}-{max(agreement):.4f}")
+    tempo = {"audiomuse": [row["tempo"] for row in ours(files)["rows"]]}
+    e = essentia(files)
+    if e is not None:
+        tempo["essentia degara"] = [x["degara"] for x in e["results"]]
+        tempo["essentia percival"] = [x["percival"] for x in e["results"]]
+    true_bpm = [t["bpm"] for t in truth]
+    groups = {"all": lambda t: True, "rows/beat from the file (IT)": lambda t: t["rows_per_beat_source"] == "file",
+              "rows/beat assumed 4": lambda t: t["rows_per_beat_source"] == "assumed"}
+    print(f"{'tracker tempo':<36}" + "".join(f"{x:>20}" for x in tempo))
+    for gname, fn in groups.items():
+        idx = [i for i, t in enumerate(truth) if fn(t)]
+        if idx:
+            print(f"{gname} (n={len(idx)})".ljust(36) + "".join(
+                f"{mean(acc1(v[i], true_bpm[i]) for i in idx):>11.1%} /{mean(acc2(v[i], true_bpm[i]) for i in idx):>6.1%}"
+                for v in tempo.values()))
+    print("tracker modules, truth BPM (rows/beat) and estimates:")
+    for i, t in enumerate(truth):
+        cells = "  ".join(f"{v[i]:6.1f}{'' if acc2(v[i], true_bpm[i]) else '!'}" for v in tempo.values())
+        print(f"  {t['module']:<34} {t['bpm']:7.2f} ({t['rows_per_beat']}{'' if t['rows_per_beat_source'] == 'file' else '?'})  {cells}")
 
 
 if __name__ == "__main__":
