@@ -9,7 +9,8 @@ import numpy as np
 
 from audiomuse.analysis import features as feat
 from audiomuse.analysis.decode import SampleBuffer, decode_stream
-from audiomuse.analysis.musicnn import (DEFAULT_PRECISION, HOP, MODEL_PATHS, MSD_TAGS, N_FFT, MelStream,
+from audiomuse.analysis.musicnn import (DEFAULT_PRECISION, HOP, MODEL_PATHS, MSD_TAGS, N_FFT, N_MELS,
+                                        MelStream,
                                         MusicnnModel, PatchPool)
 
 SAMPLE_RATE = 16000
@@ -117,8 +118,8 @@ class _TrackStream(FeatureWindow):
         super().__init__(window_s, expected)
         self._mel_stream = MelStream()
         self._pool = PatchPool(model, patch_hop)
-        self._window_frames = 1 + (max(self.limit, N_FFT) - N_FFT) // HOP  # log_mel(window)'s frames
-        self._window_mel: list[np.ndarray] = []
+        # log_mel(window)'s frames; np.empty touches no memory beyond the frames written
+        self._window_mel = np.empty((1 + (max(self.limit, N_FFT) - N_FFT) // HOP, N_MELS), np.float32)
         self._mel_kept = 0
 
     def push(self, y: np.ndarray) -> None:
@@ -127,10 +128,10 @@ class _TrackStream(FeatureWindow):
             self._take_mel(block)
 
     def _take_mel(self, block: np.ndarray) -> None:
-        keep = self._window_frames - self._mel_kept
+        keep = min(len(self._window_mel) - self._mel_kept, len(block))
         if keep > 0:
-            self._window_mel.append(block[:keep])
-            self._mel_kept += min(keep, len(block))
+            self._window_mel[self._mel_kept : self._mel_kept + keep] = block[:keep]
+            self._mel_kept += keep
         self._pool.push(block)
 
     def finish(self) -> tuple[np.ndarray, np.ndarray, int, dict, float]:
@@ -138,9 +139,8 @@ class _TrackStream(FeatureWindow):
         self._take_mel(self._mel_stream.finish())
         embedding, tags, n_patches = self._pool.finish()
         y, seconds = super().finish()
-        mel = np.concatenate(self._window_mel)
-        self._window_mel.clear()
-        return embedding, tags, n_patches, feat.signal_features(y, SAMPLE_RATE, log_mel=mel), seconds
+        signal = feat.signal_features(y, SAMPLE_RATE, log_mel=self._window_mel[: self._mel_kept])
+        return embedding, tags, n_patches, signal, seconds
 
 
 class TrackAnalyser:
