@@ -5,9 +5,12 @@ resampling (librosa 0.11's default ``res_type='soxr_hq'``), length ``ceil(n * sr
 ``load_audio`` does the same three steps, sample for sample, without librosa's overhead (a
 whole-file float read, a strided ``np.mean``, ``apply_along_axis`` and extra copies): the file is
 read in float32 blocks, each block is averaged to mono and pushed through one streaming
-``soxr.ResampleStream`` (bit-identical to one-shot ``soxr.resample``) into an output buffer that
-grows in place. Peak memory is the 16 kHz output (3.8 MB per audio minute) plus one block,
-whatever the source rate, channel count or length.
+``soxr.ResampleStream`` (bit-identical to one-shot ``soxr.resample``) into a sink. ``load_audio``'s
+sink is an output buffer that grows in place: peak memory is the 16 kHz output (3.8 MB per audio
+minute) plus one block, whatever the source rate, channel count or length. ``decode_stream`` hands
+the 16 kHz blocks to any sink as they come (the track analyser consumes them: memory flat in the
+track's length); the last few thousand samples are held back so the end can still be trimmed or
+zero-padded to librosa's length.
 
 Routes, per file:
 
@@ -46,7 +49,9 @@ import math
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -74,57 +79,75 @@ class DecodeError(Exception):
 
 
 class _Truncated(Exception):
-    """libsndfile failed part-way: the audio decoded before the error, and the error."""
+    """libsndfile failed part-way: the audio decoded before the error (unfinished), and the error."""
 
-    def __init__(self, audio: np.ndarray, reason: str):
+    def __init__(self, out: _Exact, reason: str):
         super().__init__(reason)
-        self.audio = audio
+        self.out = out
         self.reason = reason
+
+
+class AudioSink(Protocol):
+    """Where ``decode_stream`` puts the 16 kHz mono samples, block by block, in order."""
+
+    def push(self, samples: np.ndarray) -> None:
+        """Take the next samples (a view the decoder reuses: copy what you keep)."""
+
+    def finish(self) -> Any:
+        """The end of the signal: what ``decode_stream`` returns."""
 
 
 def load_audio(path: Path | str, sr: int = TARGET_SR) -> np.ndarray:
     """The file as float32 mono at ``sr`` Hz, equal to ``librosa.load(path, sr=sr, mono=True)[0]``
     (except for a stereo file whose channels cancel: see the module docstring)."""
+    return decode_stream(path, SampleBuffer, sr)
+
+
+def decode_stream(path: Path | str, new_sink: Callable[[int], AudioSink], sr: int = TARGET_SR) -> Any:
+    """Decode ``path`` into ``new_sink(expected_samples)`` (a size hint, 0 when unknown) and return
+    its ``finish()``. A route that fails part-way, or a stereo mix found cancelled at the end, starts
+    again with a fresh sink, so a sink always sees one whole decode from the first sample."""
     path = Path(path)
     _check_file(path)
     downmix = _Downmix()
-    y = _decode(path, sr, downmix)
+    result = _decode(path, sr, downmix, new_sink)
     if downmix.cancelled:
         log.warning("%s: its two channels cancel in the mono mix (one is polarity-inverted); "
                     "analysing (left - right) / 2 instead", path.name)
-        y = _decode(path, sr, _Downmix(flip_second=True))
-    return y
+        result = _decode(path, sr, _Downmix(flip_second=True), new_sink)
+    return result
 
 
-def _decode(path: Path, sr: int, downmix: _Downmix) -> np.ndarray:
+def _decode(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> Any:
     """The first route that decodes the file (see the module docstring), averaged by ``downmix``."""
     ffmpeg = shutil.which("ffmpeg")
     ffmpeg_error: DecodeError | None = None
     if ffmpeg and path.suffix.lower() in FFMPEG_FIRST:
         try:
-            return _finish(path, _load_ffmpeg(path, sr, ffmpeg, downmix))
+            return _load_ffmpeg(path, sr, ffmpeg, downmix, new_sink)
         except DecodeError as exc:
             ffmpeg_error = exc  # let libsndfile have a go before giving up
     partial = None
     try:
-        y = _load_soundfile(path, sr, downmix)
-        if y.size:
-            return y
+        out = _load_soundfile(path, sr, downmix, new_sink)
+        if out.received:
+            return out.finish()
         sf_reason = "no audio samples"
     except _Truncated as exc:
-        partial, sf_reason = exc.audio, exc.reason
+        partial, sf_reason = exc.out, exc.reason
     except sf.SoundFileError as exc:
         sf_reason = _libsndfile_reason(exc)
     if partial is None and _looks_like_text(path):
         raise DecodeError(path, "not an audio file (it is text)")
     if ffmpeg and ffmpeg_error is None:
         try:
-            return _finish(path, _load_ffmpeg(path, sr, ffmpeg, downmix))
+            return _load_ffmpeg(path, sr, ffmpeg, downmix, new_sink)
         except DecodeError as exc:
             ffmpeg_error = exc
-    if partial is not None and partial.size:
-        log.warning("%s: truncated or corrupt (%s); using the first %.1f s", path.name, sf_reason, partial.size / sr)
-        return partial
+    if partial is not None and partial.received:
+        log.warning("%s: truncated or corrupt (%s); using the first %.1f s", path.name, sf_reason,
+                    partial.received / sr)
+        return partial.finish()
     if ffmpeg_error is not None:
         raise ffmpeg_error
     raise DecodeError(
@@ -146,37 +169,63 @@ def _check_file(path: Path) -> None:
         raise DecodeError(path, "empty file")
 
 
-def _finish(path: Path, y: np.ndarray) -> np.ndarray:
-    if y.size == 0:
-        raise DecodeError(path, "no audio samples decoded")
-    return y
-
-
 # --- libsndfile -------------------------------------------------------------------------------
 
 
-class _Output:
-    """A float32 buffer that grows in place (realloc) and is trimmed in place at the end."""
+class SampleBuffer:
+    """A float32 buffer that grows in place (realloc) and is trimmed in place at the end: the
+    ``AudioSink`` of ``load_audio``, also used to keep a bounded prefix of a signal."""
 
-    def __init__(self, capacity: int):
+    def __init__(self, capacity: int = 0):
         self.data = np.zeros(max(int(capacity), 1024), np.float32)
         self.n = 0
 
-    def append(self, x: np.ndarray) -> None:
+    def push(self, x: np.ndarray) -> None:
         end = self.n + len(x)
         if end > len(self.data):
             self.data.resize(max(end, len(self.data) + len(self.data) // 2), refcheck=False)
         self.data[self.n : end] = x
         self.n = end
 
-    def result(self, length: int | None = None) -> np.ndarray:
-        """The samples, trimmed or zero-padded (resize zero-fills) to ``length`` if given."""
-        n = self.n if length is None else length
-        if n > len(self.data):
-            self.data.resize(n, refcheck=False)
-        self.data[self.n : n] = 0.0
-        self.data.resize(n, refcheck=False)
+    def finish(self) -> np.ndarray:
+        """The samples, the buffer trimmed to them."""
+        self.data.resize(self.n, refcheck=False)
         return self.data
+
+
+class _Exact:
+    """Passes a route's 16 kHz output on to its sink, holding back the last ``HOLD`` samples so the
+    end can be trimmed or zero-padded to librosa's length once the input length is known."""
+
+    HOLD = 4096  # soxr's flushed output is within a few samples of ceil(n * sr / native)
+
+    def __init__(self, sink: AudioSink):
+        self.sink = sink
+        self.received = 0
+        self.length: int | None = None  # the signal's length, once the route knows it
+        self._held = np.zeros(0, np.float32)
+
+    def push(self, x: np.ndarray) -> None:
+        if not len(x):
+            return
+        self.received += len(x)
+        both = np.concatenate((self._held, x)) if len(self._held) else x
+        cut = max(len(both) - self.HOLD, 0)
+        if cut:
+            self.sink.push(both[:cut])
+        self._held = both[cut:].copy()
+
+    def finish(self) -> Any:
+        """The sink's result, the signal trimmed or zero-padded to ``length`` samples if set."""
+        held = self._held
+        if self.length is not None:
+            need = self.length - (self.received - len(held))
+            if need > len(held):
+                held = np.concatenate((held, np.zeros(need - len(held), np.float32)))
+            held = held[: max(need, 0)]
+        if len(held):
+            self.sink.push(held)
+        return self.sink.finish()
 
 
 class _Downmix:
@@ -220,14 +269,16 @@ def _librosa_length(n_native: int, native: int, sr: int) -> int:
     return int(np.ceil(n_native * (float(sr) / native)))
 
 
-def _load_soundfile(path: Path, sr: int, downmix: _Downmix) -> np.ndarray:
+def _load_soundfile(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> _Exact:
+    """The file through libsndfile into a new sink, unfinished unless the output is complete (a
+    route with no samples leaves the caller to try another)."""
     with sf.SoundFile(str(path)) as f:
         native, channels = f.samplerate, f.channels
         frames = f.frames if 0 < f.frames < 1 << 40 else 0  # an estimate for some formats (mp3)
         resampler = None
         if native != sr:
             resampler = soxr.ResampleStream(native, sr, 1, dtype="float32", quality=SOXR_QUALITY)
-        out = _Output(math.ceil(frames * sr / native) + 64)
+        out = _Exact(new_sink(math.ceil(frames * sr / native) + 64))
         buf = np.empty((BLOCK_FRAMES, channels), np.float32)
         n_in = 0
         try:
@@ -239,15 +290,15 @@ def _load_soundfile(path: Path, sr: int, downmix: _Downmix) -> np.ndarray:
                     break
                 n_in += len(block)
                 mono = downmix(block)
-                out.append(resampler.resample_chunk(mono) if resampler else mono)
+                out.push(resampler.resample_chunk(mono) if resampler else mono)
         except sf.SoundFileError as exc:
             if resampler is not None:
-                out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-            raise _Truncated(out.result(), _libsndfile_reason(exc)) from None
-    if resampler is None:
-        return out.result()
-    out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-    return out.result(_librosa_length(n_in, native, sr))
+                out.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+            raise _Truncated(out, _libsndfile_reason(exc)) from None
+    if resampler is not None:
+        out.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        out.length = _librosa_length(n_in, native, sr)
+    return out
 
 
 def _libsndfile_reason(exc: Exception) -> str:
@@ -296,13 +347,14 @@ def ffmpeg_command(path: Path, sr: int, ffmpeg: str = "ffmpeg", resample: bool =
     return cmd + ["-c:a", "pcm_f32le", "-f", "wav", "-"]
 
 
-def _load_ffmpeg(path: Path, sr: int, ffmpeg: str, downmix: _Downmix) -> np.ndarray:
+def _load_ffmpeg(path: Path, sr: int, ffmpeg: str, downmix: _Downmix,
+                 new_sink: Callable[[int], AudioSink] = SampleBuffer) -> Any:
     in_ffmpeg = _ffmpeg_has_soxr(ffmpeg)
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty ffmpeg cannot block on it
         proc = subprocess.Popen(ffmpeg_command(path, sr, ffmpeg, in_ffmpeg), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=err)
         try:
-            y, n_in, rate = _read_wav_stream(proc.stdout, sr, downmix)
+            out = _read_wav_stream(proc.stdout, sr, downmix, new_sink)
             code = proc.wait()
         finally:
             if proc.poll() is None:
@@ -311,12 +363,13 @@ def _load_ffmpeg(path: Path, sr: int, ffmpeg: str, downmix: _Downmix) -> np.ndar
             proc.stdout.close()
         err.seek(0)
         messages = err.read().decode(errors="replace").strip()
-    if y is None or y.size == 0:
-        raise DecodeError(path, _ffmpeg_reason(path, messages, code))
+    if out is None or not out.received:
+        clean = out is not None and code == 0 and not messages
+        raise DecodeError(path, "no audio samples decoded" if clean else _ffmpeg_reason(path, messages, code))
     if code != 0 or messages:
-        log.warning("%s: ffmpeg reported problems, decoded %.1f s: %s", path.name, y.size / sr,
+        log.warning("%s: ffmpeg reported problems, decoded %.1f s: %s", path.name, out.received / sr,
                     messages.splitlines()[-1] if messages else f"exit code {code}")
-    return y
+    return out.finish()
 
 
 def _read_exact(stream, n: int) -> bytes:
@@ -348,16 +401,17 @@ def _read_wav_header(stream) -> tuple[int, int] | None:
                 return None
 
 
-def _read_wav_stream(stream, sr: int, downmix: _Downmix) -> tuple[np.ndarray | None, int, int]:
+def _read_wav_stream(stream, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> _Exact | None:
+    """ffmpeg's WAV stream into a new sink (unfinished); None if ffmpeg wrote no header."""
     header = _read_wav_header(stream)
     if header is None:
-        return None, 0, 0
+        return None
     rate, channels = header
     frame_bytes = 4 * channels
     resampler = None
     if rate != sr:
         resampler = soxr.ResampleStream(rate, sr, 1, dtype="float32", quality=SOXR_QUALITY)
-    out = _Output(sr * 600)
+    out = _Exact(new_sink(sr * 600))
     pending = b""
     n_in = 0
     while True:
@@ -373,11 +427,11 @@ def _read_wav_stream(stream, sr: int, downmix: _Downmix) -> tuple[np.ndarray | N
         block = np.frombuffer(chunk, np.float32, usable // 4).reshape(-1, channels)
         n_in += len(block)
         mono = downmix(block)
-        out.append(resampler.resample_chunk(np.ascontiguousarray(mono)) if resampler else mono)
-    if resampler is None:
-        return out.result(), n_in, rate
-    out.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-    return out.result(_librosa_length(n_in, rate, sr)), n_in, rate
+        out.push(resampler.resample_chunk(np.ascontiguousarray(mono)) if resampler else mono)
+    if resampler is not None:
+        out.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        out.length = _librosa_length(n_in, rate, sr)
+    return out
 
 
 def _ffmpeg_reason(path: Path, messages: str, code: int) -> str:

@@ -22,6 +22,13 @@ the onset envelope costs nothing extra); ~0.05 CPU-s per audio minute beside the
 * ``dynamic_range_db``: loudness range, 95th minus 10th percentile of 1 s RMS levels after an
   absolute (-70 dBFS) and a relative (-20 dB) gate, like EBU R128 LRA without K-weighting.
 
+Every signal feature reads the first ``FEATURE_WINDOW_S`` (20 minutes) of a track: all of it for
+normal tracks (the longest of the sample library is 10 minutes), so their features are those of
+the whole track; a longer file (a DJ mix, an audiobook, a concatenated 10-hour file) gets the
+features of its first 20 minutes, which keeps the analysis memory flat in the file's length
+(the decoded window is 77 MB, its log-mel 29 MB; a 30-minute window peaked at 584 MB, too near
+the 600 MB budget). The MusiCNN embedding and tags cover the whole track.
+
 The original's "other features" came from Essentia heads licensed CC BY-NC-SA that are not
 available here. They are derived openly instead, from the 50 MSD tag probabilities of MusiCNN
 and the signal features. Every term is in [0, 1] and each row's weights sum to 1:
@@ -64,6 +71,7 @@ from audiomuse.analysis.musicnn import MSD_TAGS, periodic_hann
 FEATURES_VERSION = 2
 
 SAMPLE_RATE = 16000
+FEATURE_WINDOW_S = 20 * 60  # the signal features read this much of a track, from its start
 MEL_HOP = 256  # the MusiCNN log-mel hop: 62.5 frames/s
 KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # Temperley's Kostka-Payne key profiles (C major / C minor; Temperley 2007, "Music and Probability"),

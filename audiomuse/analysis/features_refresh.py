@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 
 from audiomuse.analysis.album import record_failed_track
 from audiomuse.analysis import features as feat
-from audiomuse.analysis.decode import load_audio
-from audiomuse.analysis.track import SAMPLE_RATE, blas_threads, score_columns
+from audiomuse.analysis.track import SAMPLE_RATE, blas_threads, feature_window, score_columns
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderUnavailable
 from audiomuse.store import Database
 from audiomuse.store import analysis as analysis_store
@@ -68,7 +67,7 @@ def refresh_album_features(
         for i, track in enumerate(todo, 1):
             try:
                 with provider.downloaded(track) as path, blas_threads(threads):
-                    y = load_audio(path, sr=SAMPLE_RATE)
+                    y, seconds = feature_window(path)  # the part a full analysis reads
                     columns = score_columns(feat.signal_features(y, SAMPLE_RATE), stale[track.id])
             except (ProviderUnavailable, ProviderAuthError):
                 raise  # not the track's fault: fail the album, keep what is saved
@@ -78,7 +77,7 @@ def refresh_album_features(
             with db.connection() as conn:
                 analysis_store.save_track_features(conn, track.id, **columns, features_version=report.version)
             report.updated += 1
-            report.audio_seconds += len(y) / SAMPLE_RATE
+            report.audio_seconds += seconds
             progress(f"[{i}/{len(todo)}] {track.title}: {columns['tempo']:.1f} BPM, "
                      f"{columns['key']} {columns['scale']}")
     finally:

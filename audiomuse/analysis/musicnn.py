@@ -57,21 +57,72 @@ def periodic_hann(n: int) -> np.ndarray:
     return (0.5 - 0.5 * np.cos(2 * np.pi * k / n)).astype(np.float32)
 
 
+MEL_BLOCK = 4096  # frames per FFT and matmul call, in log_mel and MelStream alike (1.2 MB of mel)
+
+
+def _log_mel_frames(frames: np.ndarray) -> np.ndarray:
+    """[n, 96] log-mel of [n, 512] frames: one block of ``log_mel``. Both ``log_mel`` and
+    ``MelStream`` call it on the same blocks, so their outputs are equal bit for bit."""
+    spec = scipy.fft.rfft(frames * periodic_hann(N_FFT), axis=1)
+    power = (spec.real**2 + spec.imag**2).astype(np.float32)
+    mel = power @ _mel_basis().T
+    return np.log10(1 + 10000 * mel)
+
+
+def _frames(y: np.ndarray, n_frames: int) -> np.ndarray:
+    return np.lib.stride_tricks.as_strided(y, (n_frames, N_FFT), (y.strides[0] * HOP, y.strides[0]), writeable=False)
+
+
 def log_mel(y: np.ndarray) -> np.ndarray:
     """[frames, 96] float32 log-mel of a 16 kHz signal (equal to librosa's melspectrogram path)."""
     y = np.ascontiguousarray(y, dtype=np.float32)
     if len(y) < N_FFT:
         y = np.pad(y, (0, N_FFT - len(y)))
     n_frames = 1 + (len(y) - N_FFT) // HOP
-    frames = np.lib.stride_tricks.as_strided(y, (n_frames, N_FFT), (y.strides[0] * HOP, y.strides[0]), writeable=False)
+    frames = _frames(y, n_frames)
     out = np.empty((n_frames, N_MELS), np.float32)
-    basis_t = _mel_basis().T
-    window = periodic_hann(N_FFT)
-    for start in range(0, n_frames, 4096):  # blocks keep the spectrum's memory small for long tracks
-        spec = scipy.fft.rfft(frames[start : start + 4096] * window, axis=1)
-        power = (spec.real**2 + spec.imag**2).astype(np.float32)
-        np.dot(power, basis_t, out=out[start : start + 4096])
-    return np.log10(1 + 10000 * out)
+    for start in range(0, n_frames, MEL_BLOCK):  # blocks keep the spectrum's memory small
+        out[start : start + MEL_BLOCK] = _log_mel_frames(frames[start : start + MEL_BLOCK])
+    return out
+
+
+class MelStream:
+    """``log_mel`` of a signal that arrives in pieces: ``push`` returns the log-mel blocks completed
+    so far, ``finish`` the last one. The blocks are ``log_mel``'s (frames 0-4095, 4096-8191, ...;
+    each needs its 256-sample overlap with the next, kept here), so the frames are equal to the
+    whole-signal computation bit for bit; memory is one block of samples (4 MB)."""
+
+    _NEED = (MEL_BLOCK - 1) * HOP + N_FFT  # samples of one block of frames
+    _STEP = MEL_BLOCK * HOP  # samples the next block starts after
+
+    def __init__(self):
+        self._buf = np.empty(self._NEED + (1 << 16), np.float32)
+        self._n = 0
+        self.samples = 0  # pushed so far
+
+    def push(self, y: np.ndarray) -> list[np.ndarray]:
+        blocks = []
+        self.samples += len(y)
+        while len(y):
+            take = min(len(y), len(self._buf) - self._n)
+            self._buf[self._n : self._n + take] = y[:take]
+            self._n += take
+            y = y[take:]
+            if self._n >= self._NEED:
+                blocks.append(_log_mel_frames(_frames(self._buf, MEL_BLOCK)))
+                rest = self._buf[self._STEP : self._n].copy()
+                self._n = len(rest)
+                self._buf[: self._n] = rest
+        return blocks
+
+    def finish(self) -> np.ndarray:
+        """The frames not yet returned ([0, 96] when none): the last block, shorter than the others."""
+        y = self._buf[: self._n]
+        if self.samples < N_FFT:  # log_mel pads a signal shorter than one frame
+            y = np.pad(y, (0, N_FFT - len(y)))
+        if len(y) < N_FFT:
+            return np.zeros((0, N_MELS), np.float32)
+        return _log_mel_frames(_frames(y, 1 + (len(y) - N_FFT) // HOP))
 
 
 def _patch_grid(mel: np.ndarray, hop: int) -> tuple[np.ndarray, range]:
@@ -126,19 +177,60 @@ class MusicnnModel:
         return self.analyse_mel(log_mel(y16k), hop)
 
     def analyse_mel(self, mel: np.ndarray, hop: int = PATCH_FRAMES) -> tuple[np.ndarray, np.ndarray, int]:
-        """As ``analyse`` from a ready log-mel, which callers also use for other features.
+        """As ``analyse`` from a ready log-mel, which callers also use for other features."""
+        pool = PatchPool(self, hop)
+        pool.push(mel)
+        return pool.finish()
 
-        Patches are cut one batch at a time and only the running sums are kept, so a 2-hour file
-        costs no more memory here than a 3-minute one (the stacked patches would be 2x its mel)."""
-        mel, starts = _patch_grid(mel, hop)
-        emb_sum, tag_sum = np.zeros(200, np.float64), np.zeros(len(MSD_TAGS), np.float64)
-        for i in range(0, len(starts), self.batch_size):
-            batch = np.stack([mel[s : s + PATCH_FRAMES] for s in starts[i : i + self.batch_size]])
-            t, e = self.session.run([OUTPUT_TAGS, OUTPUT_EMBEDDING], {INPUT: batch})
-            emb_sum += e.sum(axis=0, dtype=np.float64)
-            tag_sum += t.sum(axis=0, dtype=np.float64)
-        n = len(starts)
-        return (emb_sum / n).astype(np.float32), (tag_sum / n).astype(np.float32), n
+
+class PatchPool:
+    """Cuts ``_patch_grid``'s patches out of log-mel frames as they come, runs them through the model
+    one batch at a time and keeps only the running sums of its outputs: the same patches, batches
+    and sums as the whole mel would give, in memory of one mel block, whatever the track's length."""
+
+    def __init__(self, model: MusicnnModel, hop: int = PATCH_FRAMES):
+        if hop < 1:
+            raise ValueError(f"patch hop must be >= 1, got {hop}")
+        self.model, self.hop = model, hop
+        self._mel = np.zeros((0, N_MELS), np.float32)  # the frames from ``_first`` on
+        self._first = self._next = 0  # frame index of _mel[0]; start frame of the next patch
+        self._batch: list[np.ndarray] = []
+        self._emb_sum, self._tag_sum = np.zeros(200, np.float64), np.zeros(len(MSD_TAGS), np.float64)
+        self.frames = self.n_patches = 0
+
+    def push(self, mel: np.ndarray) -> None:
+        """Take the next log-mel frames; run every batch they complete."""
+        mel = np.asarray(mel, dtype=np.float32)
+        if not len(mel):
+            return
+        self._mel = np.concatenate((self._mel, mel)) if len(self._mel) else mel
+        self.frames += len(mel)
+        while self._next + PATCH_FRAMES <= self._first + len(self._mel):
+            start = self._next - self._first
+            self._batch.append(self._mel[start : start + PATCH_FRAMES])
+            self._next += self.hop
+            if len(self._batch) == self.model.batch_size:
+                self._run()
+        drop = min(self._next - self._first, len(self._mel))
+        self._mel, self._first = self._mel[drop:], self._first + drop
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """(mean embedding, mean tags, number of patches); a track shorter than one patch is
+        zero-padded to one, a tail shorter than a patch is left out (``_patch_grid``)."""
+        if self.frames < PATCH_FRAMES:
+            self._batch.append(np.pad(self._mel, ((0, PATCH_FRAMES - len(self._mel)), (0, 0))))
+        if self._batch:
+            self._run()
+        n = self.n_patches
+        return (self._emb_sum / n).astype(np.float32), (self._tag_sum / n).astype(np.float32), n
+
+    def _run(self) -> None:
+        batch = np.stack(self._batch)
+        self._batch.clear()
+        t, e = self.model.session.run([OUTPUT_TAGS, OUTPUT_EMBEDDING], {INPUT: batch})
+        self._emb_sum += e.sum(axis=0, dtype=np.float64)
+        self._tag_sum += t.sum(axis=0, dtype=np.float64)
+        self.n_patches += len(batch)
 
 
 def load_audio_16k(path: Path) -> np.ndarray:

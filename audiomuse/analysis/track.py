@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from audiomuse.analysis import features as feat
-from audiomuse.analysis.decode import load_audio
-from audiomuse.analysis.musicnn import DEFAULT_PRECISION, MODEL_PATHS, MSD_TAGS, MusicnnModel, log_mel
+from audiomuse.analysis.decode import SampleBuffer, decode_stream
+from audiomuse.analysis.musicnn import (DEFAULT_PRECISION, HOP, MODEL_PATHS, MSD_TAGS, N_FFT, N_MELS,
+                                        MelStream,
+                                        MusicnnModel, PatchPool)
 
 SAMPLE_RATE = 16000
 MODEL_NAME = "msd-musicnn-onnx"
@@ -87,32 +89,95 @@ def blas_threads(threads: int):
     return threadpool_limits(limits=threads, user_api="blas")
 
 
+class FeatureWindow:
+    """An ``AudioSink`` keeping the first ``seconds`` of the signal, the part the signal features
+    read (``features.FEATURE_WINDOW_S``), and counting the rest."""
+
+    def __init__(self, seconds: float = feat.FEATURE_WINDOW_S, expected: int = 0):
+        self.limit = int(seconds * SAMPLE_RATE)
+        self.samples = 0
+        self._kept = SampleBuffer(min(expected, self.limit))
+
+    def push(self, y: np.ndarray) -> None:
+        keep = self.limit - self._kept.n
+        if keep > 0:
+            self._kept.push(y[:keep])
+        self.samples += len(y)
+
+    def finish(self) -> tuple[np.ndarray, float]:
+        """(the window's samples, the whole signal's length in seconds)."""
+        return self._kept.finish(), self.samples / SAMPLE_RATE
+
+
+class _TrackStream(FeatureWindow):
+    """The analyser's ``AudioSink``: each decoded block goes through the log-mel, its patches and
+    the model as it comes (only the pooled outputs are kept), and the feature window keeps its
+    samples and their log-mel frames for the signal features at the end."""
+
+    def __init__(self, model: MusicnnModel, patch_hop: int, window_s: float, expected: int = 0):
+        super().__init__(window_s, expected)
+        self._mel_stream = MelStream()
+        self._pool = PatchPool(model, patch_hop)
+        # log_mel(window)'s frames; np.empty touches no memory beyond the frames written
+        self._window_mel = np.empty((1 + (max(self.limit, N_FFT) - N_FFT) // HOP, N_MELS), np.float32)
+        self._mel_kept = 0
+
+    def push(self, y: np.ndarray) -> None:
+        super().push(y)
+        for block in self._mel_stream.push(y):
+            self._take_mel(block)
+
+    def _take_mel(self, block: np.ndarray) -> None:
+        keep = min(len(self._window_mel) - self._mel_kept, len(block))
+        if keep > 0:
+            self._window_mel[self._mel_kept : self._mel_kept + keep] = block[:keep]
+            self._mel_kept += keep
+        self._pool.push(block)
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray, int, dict, float]:
+        """(embedding, tags, number of patches, signal features, audio seconds)."""
+        self._take_mel(self._mel_stream.finish())
+        embedding, tags, n_patches = self._pool.finish()
+        y, seconds = super().finish()
+        signal = feat.signal_features(y, SAMPLE_RATE, log_mel=self._window_mel[: self._mel_kept])
+        return embedding, tags, n_patches, signal, seconds
+
+
 class TrackAnalyser:
     """Holds the model session (loaded once per process), the patch hop, the precision (which
-    model file: fp32 or int8) and the thread budget."""
+    model file: fp32 or int8) and the thread budget.
+
+    A track is analysed as it is decoded (``decode_stream``): peak memory does not grow with its
+    length. ``feature_window_s`` is how much of it the signal features read (tests shorten it)."""
 
     def __init__(self, threads: int = 1, patch_hop: int = 187, model: MusicnnModel | None = None,
-                 precision: str = DEFAULT_PRECISION):
+                 precision: str = DEFAULT_PRECISION, feature_window_s: float = feat.FEATURE_WINDOW_S):
         self.identity = model_identity(patch_hop, precision)  # validates the precision first
         self.model = model or MusicnnModel(MODEL_PATHS[precision], threads=threads)
         self.patch_hop = patch_hop
         self.precision = precision
         self.threads = threads
+        self.feature_window_s = feature_window_s
 
     def analyse(self, path: Path) -> TrackResult:
         with blas_threads(self.threads):
             return self._analyse(path)
 
     def _analyse(self, path: Path) -> TrackResult:
-        y = load_audio(path, sr=SAMPLE_RATE)
-        mel = log_mel(y)  # shared by the model and the tempo/brightness features
-        embedding, tags, n_patches = self.model.analyse_mel(mel, hop=self.patch_hop)
-        signal = feat.signal_features(y, SAMPLE_RATE, log_mel=mel)
+        embedding, tags, n_patches, signal, seconds = decode_stream(
+            path, lambda expected: _TrackStream(self.model, self.patch_hop, self.feature_window_s, expected),
+            SAMPLE_RATE)
         return TrackResult(
             embedding=embedding,
             tags=tags,
             n_patches=n_patches,
             **score_columns(signal, tags),
-            audio_seconds=len(y) / SAMPLE_RATE,
+            audio_seconds=seconds,
             model=self.identity,
         )
+
+
+def feature_window(path: Path, window_s: float = feat.FEATURE_WINDOW_S) -> tuple[np.ndarray, float]:
+    """(the first ``window_s`` of the file at 16 kHz, its whole length in seconds): what the signal
+    features of ``TrackAnalyser`` read, decoded without keeping the rest (a features-only refresh)."""
+    return decode_stream(path, lambda expected: FeatureWindow(window_s, expected), SAMPLE_RATE)
