@@ -96,6 +96,11 @@ def production_instance(pg_admin_url, tmp_path, monkeypatch):
         yield instance
     finally:
         instance.dispose()
+        # DagsterInstance.get() made its defs-state storage the process's current one (a ContextVar)
+        # and dispose() leaves it set: a later Definitions load would read the gone instance through it.
+        from dagster._core.storage.defs_state.base import _current_storage
+
+        _current_storage.set(None)
         drop_database(pg_admin_url, name)
 
 
