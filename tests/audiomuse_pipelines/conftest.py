@@ -25,6 +25,22 @@ from tests.signals import tone, write_wav
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def no_current_defs_state_storage():
+    """Every test starts and ends with no current defs-state storage.
+
+    Dagster keeps "the current DefsStateStorage" in a process-wide ContextVar that an instance sets
+    when entered and resets by token on exit; instances left out of order (a daemon iteration's, a
+    disposed one) leave it pointing at a gone instance, and the next Definitions load in the same
+    worker process (any `dg.materialize`) fails with "undefined DagsterInstance weakref".
+    """
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+    yield
+    _current_storage.set(None)
+
+
 @pytest.fixture
 def dagster_instance(pg_admin_url):
     name = create_database(pg_admin_url)
@@ -96,11 +112,6 @@ def production_instance(pg_admin_url, tmp_path, monkeypatch):
         yield instance
     finally:
         instance.dispose()
-        # DagsterInstance.get() made its defs-state storage the process's current one (a ContextVar)
-        # and dispose() leaves it set: a later Definitions load would read the gone instance through it.
-        from dagster._core.storage.defs_state.base import _current_storage
-
-        _current_storage.set(None)
         drop_database(pg_admin_url, name)
 
 
