@@ -17,7 +17,6 @@ numba's JIT) are counted:
   explorer     similar / path / alchemy (+ view) / fingerprint / map points, as the app calls them
 
 Usage: python benchmarks/scale.py [--tracks 100000] [--cluster-runs 500] [--keep]
-       python benchmarks/scale.py --analysis-scaling 8   (analysis: 1 vs 2 worker processes, real model)
 """
 
 from __future__ import annotations
@@ -331,46 +330,6 @@ def child(args) -> None:
     print(RESULT + json.dumps(out), flush=True)
 
 
-# --- analysis throughput with 1 and 2 worker processes (real model, real sample tracks) ----------
-
-
-def _analyse_files(files: list[str]) -> dict:
-    """One worker process, as one Dagster run worker: load the model, analyse its share."""
-    from audiomuse.analysis.track import TrackAnalyser
-
-    w0 = time.perf_counter()
-    analyser = TrackAnalyser(threads=1)
-    audio = sum(analyser.analyse(Path(f)).audio_seconds for f in files)
-    return {"audio_s": audio, "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time(),
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-
-
-def analysis_scaling(count: int, repeats: int) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    cache = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser() / "sample-library"
-    manifest = json.loads((cache / "manifest.json").read_text())["tracks"]
-    step = max(1, len(manifest) // count)
-    files = [str(cache / t["path"]) for t in manifest[::step][:count]]
-    print(f"analysis throughput: {len(files)} real sample tracks, 1 onnxruntime thread per worker, "
-          f"{os.cpu_count()} cores; CPU-s = sum over the workers (model load included)")
-    print(f"| workers | wall s | CPU s | audio-s per wall-s | audio-s per CPU-s | load avg before |")
-    print("|---|---|---|---|---|---|")
-    ctx = mp.get_context("spawn")  # a fresh interpreter per worker, like a run worker
-    for _ in range(repeats):
-        for workers in (1, 2):
-            load = os.getloadavg()[0]
-            shares = [files[i::workers] for i in range(workers)]
-            t0 = time.perf_counter()
-            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                parts = list(pool.map(_analyse_files, shares))
-            wall = time.perf_counter() - t0
-            audio, cpu = sum(p["audio_s"] for p in parts), sum(p["cpu_s"] for p in parts)
-            print(f"| {workers} | {wall:.1f} | {cpu:.1f} | {audio / wall:.0f} | {audio / cpu:.0f} | {load:.1f} |",
-                  flush=True)
-
-
 # --- the driver ----------------------------------------------------------------------------------
 
 
@@ -433,15 +392,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="clustering worker processes")
     ap.add_argument("--queries", type=int, default=500, help="index recall/latency queries")
     ap.add_argument("--keep", action="store_true", help="keep the databases (and the embedded server)")
-    ap.add_argument("--analysis-scaling", type=int, metavar="TRACKS", default=0,
-                    help="instead: analysis throughput of 1 vs 2 workers on TRACKS real sample tracks")
-    ap.add_argument("--repeats", type=int, default=2, help="with --analysis-scaling: alternate 1/2 this often")
     ap.add_argument("--child", choices=sorted(STEPS), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return child(args)
-    if args.analysis_scaling:
-        return analysis_scaling(args.analysis_scaling, args.repeats)
 
     from audiomuse.store import Database
     from audiomuse.store.server import with_driver

@@ -1,0 +1,126 @@
+"""Analysis throughput with 1 and 2 worker processes, and where the second worker's gain goes.
+
+Each worker is a fresh interpreter (spawn), as a Dagster run worker is: it imports the analysis,
+loads the model and analyses its share of N real sample-library tracks with one onnxruntime and one
+BLAS thread. Per worker the script separates the **start** (interpreter, imports, model load and the
+first call's one-off costs, measured on a 2-second generated tone) from the **steady** analysis
+(CPU per audio-second over the real tracks), so the figures say whether a second worker loses to
+per-process costs or to the two cores sharing caches and memory bandwidth.
+
+``--bytecode both`` (default) runs every configuration twice: with the venv's compiled bytecode and
+with none (an empty PYTHONPYCACHEPREFIX under PYTHONDONTWRITEBYTECODE, as in a venv the run user
+cannot write and that was installed without compiling), the difference a run worker pays per run.
+
+Usage: python benchmarks/analysis_workers.py [--tracks 16] [--repeats 2] [--bytecode both|compiled|none]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser()
+
+
+def _worker(files: list[str]) -> dict:
+    """One run worker: start (imports, model, first call on a short tone), then its share."""
+    entered = time.process_time()
+    import numpy as np
+    import soundfile as sf
+
+    from audiomuse.analysis.track import TrackAnalyser
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tone = Path(tmp) / "tone.wav"
+        t = np.arange(2 * 22050) / 22050
+        sf.write(tone, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 22050)
+        analyser = TrackAnalyser(threads=1)
+        analyser.analyse(tone)
+    started = time.process_time()
+    audio = sum(analyser.analyse(Path(f)).audio_seconds for f in files)
+    return {"entered_cpu_s": entered, "start_cpu_s": started, "steady_cpu_s": time.process_time() - started,
+            "audio_s": audio}
+
+
+def pick_tracks(n: int) -> list[str]:
+    lib = CACHE / "sample-library"
+    tracks = json.loads((lib / "manifest.json").read_text())["tracks"]
+    step = max(1, len(tracks) // n)
+    return [str(lib / t["path"]) for t in tracks[::step][:n]]
+
+
+def run(files: list[str], workers: int) -> dict:
+    """Wall and CPU figures of `workers` fresh processes sharing `files` round-robin."""
+    ctx = mp.get_context("spawn")
+    shares = [files[i::workers] for i in range(workers)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        parts = list(pool.map(_worker, shares))
+    wall = time.perf_counter() - t0
+    audio = sum(p["audio_s"] for p in parts)
+    return {"wall_s": wall, "audio_s": audio,
+            "start_cpu_s": sum(p["start_cpu_s"] for p in parts) / workers,
+            "steady_rate": audio / sum(p["steady_cpu_s"] for p in parts)}
+
+
+class bytecode_mode:
+    """Children see the venv's compiled bytecode, or (none) an empty pycache they cannot write to."""
+
+    def __init__(self, mode: str):
+        self.mode, self.saved, self.tmp = mode, {}, None
+
+    def __enter__(self):
+        if self.mode == "none":
+            self.tmp = tempfile.TemporaryDirectory()
+            for key, value in (("PYTHONPYCACHEPREFIX", self.tmp.name), ("PYTHONDONTWRITEBYTECODE", "1")):
+                self.saved[key] = os.environ.get(key)
+                os.environ[key] = value
+        return self
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if self.tmp:
+            self.tmp.cleanup()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tracks", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--bytecode", choices=("both", "compiled", "none"), default="both")
+    args = ap.parse_args()
+    files = pick_tracks(args.tracks)
+    modes = ("compiled", "none") if args.bytecode == "both" else (args.bytecode,)
+    print(f"{len(files)} sample-library tracks, {os.cpu_count()} cores, 1 onnxruntime + 1 BLAS thread per worker")
+    print("| bytecode | workers | wall s | audio-s per wall-s | start CPU-s per worker | steady audio-s per CPU-s | load before |")
+    print("|---|---|---|---|---|---|---|")
+    walls: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.repeats):
+        for mode in modes:
+            for workers in (1, 2):
+                load = os.getloadavg()[0]
+                with bytecode_mode(mode):
+                    r = run(files, workers)
+                walls.setdefault((mode, workers), []).append(r["wall_s"])
+                print(f"| {mode} | {workers} | {r['wall_s']:.1f} | {r['audio_s'] / r['wall_s']:.0f} | "
+                      f"{r['start_cpu_s']:.2f} | {r['steady_rate']:.0f} | {load:.1f} |", flush=True)
+    for mode in modes:
+        one, two = min(walls[(mode, 1)]), min(walls[(mode, 2)])
+        print(f"{mode}: 2 workers give {one / two:.2f}x the throughput of 1 (best walls {one:.1f} / {two:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
