@@ -11,7 +11,13 @@ per-process costs or to the two cores sharing caches and memory bandwidth.
 with none (an empty PYTHONPYCACHEPREFIX under PYTHONDONTWRITEBYTECODE, as in a venv the run user
 cannot write and that was installed without compiling), the difference a run worker pays per run.
 
+``--dagster-runs N`` prices whole Dagster runs instead: N album analyses of the small sample library,
+each one `dagster asset materialize` process (as a run worker: it loads the code location and runs
+the step), alternating the code location's in-process executor with Dagster's default multiprocess
+one (`benchmarks/_multiprocess_location.py`, a second interpreter per step), CPU of the process tree.
+
 Usage: python benchmarks/analysis_workers.py [--tracks 16] [--repeats 2] [--bytecode both|compiled|none]
+       python benchmarks/analysis_workers.py --dagster-runs 6
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -96,12 +105,68 @@ class bytecode_mode:
             self.tmp.cleanup()
 
 
+LOCATIONS = {"in-process": "audiomuse_pipelines.definitions", "multiprocess": "benchmarks._multiprocess_location"}
+
+
+def _children_cpu() -> float:
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return kids.ru_utime + kids.ru_stime
+
+
+def _dagster(env: dict, module: str, *args: str) -> float:
+    """CPU seconds of one `dagster asset materialize` process tree (children are waited for)."""
+    before = _children_cpu()
+    proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", module, *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"dagster failed: {proc.stderr[-3000:]}")
+    return _children_cpu() - before
+
+
+def dagster_runs(count: int) -> None:
+    import psycopg
+
+    from audiomuse.store.server import with_driver
+    from benchmarks.scale import databases
+
+    with databases(keep=False) as (app_url, dagster_url, _), tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "dagster_home"
+        home.mkdir()
+        shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+        env = {**os.environ, "DATABASE_URL": app_url, "DAGSTER_HOME": str(home),
+               "DAGSTER_PG_URL": with_driver(dagster_url, "psycopg2"), "MEDIA_SERVER_TYPE": "local",
+               "MUSIC_DIR": str(CACHE / "sample-library-small"), "AUDIOMUSE_DATA_DIR": str(Path(tmp) / "data"),
+               "AUDIOMUSE_CONFIG": str(Path(tmp) / "absent.toml"), "NUM_RECENT_ALBUMS": "0", "PYTHONPATH": str(ROOT)}
+        _dagster(env, LOCATIONS["in-process"], "--select", "catalog")
+        with psycopg.connect(dagster_url) as conn:
+            albums = [r[0] for r in conn.execute(
+                "SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'albums' ORDER BY partition")]
+        force = json.dumps({"ops": {"track_analysis": {"config": {"force": True}}}})
+        print(f"{count} album runs of the small sample library ({len(albums)} albums), each album once per executor")
+        print("| album | in-process CPU-s | multiprocess CPU-s | load before |")
+        print("|---|---|---|---|")
+        totals = {name: 0.0 for name in LOCATIONS}
+        for album in albums[:count]:
+            load = os.getloadavg()[0]
+            cpu = {name: _dagster(env, module, "--select", "track_analysis", "--partition", album,
+                                  "--config-json", force) for name, module in LOCATIONS.items()}
+            for name in LOCATIONS:
+                totals[name] += cpu[name]
+            print(f"| {album[:12]} | {cpu['in-process']:.1f} | {cpu['multiprocess']:.1f} | {load:.1f} |", flush=True)
+        runs = min(count, len(albums))
+        print(f"per run: in-process {totals['in-process'] / runs:.2f} CPU-s, multiprocess "
+              f"{totals['multiprocess'] / runs:.2f} (saved {(totals['multiprocess'] - totals['in-process']) / runs:.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tracks", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--bytecode", choices=("both", "compiled", "none"), default="both")
+    ap.add_argument("--dagster-runs", type=int, default=0, metavar="N", help="instead: price N whole Dagster runs")
     args = ap.parse_args()
+    if args.dagster_runs:
+        return dagster_runs(args.dagster_runs)
     files = pick_tracks(args.tracks)
     modes = ("compiled", "none") if args.bytecode == "both" else (args.bytecode,)
     print(f"{len(files)} sample-library tracks, {os.cpu_count()} cores, 1 onnxruntime + 1 BLAS thread per worker")
