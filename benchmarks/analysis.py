@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser()
 ESSENTIA_PY = CACHE / "essentia-venv" / "bin" / "python"
 GRAPH = ROOT / "audiomuse" / "analysis" / "models" / "msd-musicnn.pb"
+from audiomuse.analysis.track import DEFAULT_PRECISION  # noqa: E402
 
 
 def pick_tracks(n: int) -> list[Path]:
@@ -39,38 +40,43 @@ def pick_tracks(n: int) -> list[Path]:
     return [lib / t["path"] for t in tracks[::step][:n]]
 
 
-def ours(files: list[str], hop: int = 187) -> dict:
-    """The full pipeline in one process: decode, mel, model, features."""
+def ours(files: list[str], hop: int = 187, precision: str = DEFAULT_PRECISION) -> dict:
+    """The pipeline as the analysis runs it, in one process: ``TrackAnalyser.analyse`` (streaming
+    decode, mel, model, features), then the CPU split from the same stages called one at a time."""
     from audiomuse.analysis.track import TrackAnalyser
 
-    analyser = TrackAnalyser(threads=1, patch_hop=hop)
+    analyser = TrackAnalyser(threads=1, patch_hop=hop, precision=precision)
     analyser.analyse(Path(files[0]))  # warm-up (model load, first-call costs)
-    embs, audio, parts = [], 0.0, {"decode": 0.0, "model": 0.0, "features": 0.0}
+    c0, w0 = time.process_time(), time.perf_counter()
+    results = [analyser.analyse(Path(f)) for f in files]
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    return {"cpu_s": cpu, "wall_s": wall, "audio_s": sum(r.audio_seconds for r in results),
+            "embeddings": [r.embedding.tolist() for r in results], "parts": stage_split(analyser, files, hop),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def stage_split(analyser, files: list[str], hop: int) -> dict[str, float]:
+    """CPU seconds of decode, model (with the log-mel) and features, each stage on the whole file."""
     from audiomuse.analysis import features
     from audiomuse.analysis.decode import load_audio
     from audiomuse.analysis.musicnn import log_mel
     from audiomuse.analysis.track import blas_threads
 
-    c0, w0 = time.process_time(), time.perf_counter()
-    limits = blas_threads(1)  # as TrackAnalyser.analyse does
-    for f in files:
-        t = time.process_time()
-        y = load_audio(Path(f))
-        t1 = time.process_time()
-        mel = log_mel(y)
-        emb, _, _ = analyser.model.analyse_mel(mel, hop)
-        t2 = time.process_time()
-        features.signal_features(y, log_mel=mel)
-        t3 = time.process_time()
-        parts["decode"] += t1 - t
-        parts["model"] += t2 - t1
-        parts["features"] += t3 - t2
-        embs.append(emb.tolist())
-        audio += len(y) / 16000
-    limits.restore_original_limits()
-    return {"cpu_s": time.process_time() - c0, "wall_s": time.perf_counter() - w0, "audio_s": audio,
-            "embeddings": embs, "parts": parts,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    parts = {"decode": 0.0, "model": 0.0, "features": 0.0}
+    with blas_threads(1):  # as TrackAnalyser.analyse does
+        for f in files:
+            t = time.process_time()
+            y = load_audio(Path(f))
+            t1 = time.process_time()
+            mel = log_mel(y)
+            analyser.model.analyse_mel(mel, hop)
+            t2 = time.process_time()
+            features.signal_features(y, log_mel=mel)
+            t3 = time.process_time()
+            parts["decode"] += t1 - t
+            parts["model"] += t2 - t1
+            parts["features"] += t3 - t2
+    return parts
 
 
 def librosa_decode_cpu(files: list[str]) -> float:
@@ -98,23 +104,32 @@ def cosines(a, b) -> np.ndarray:
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
+def fresh(fn, *args):
+    """``fn(*args)`` in a fresh process: a clean peak RSS, no state from the run before."""
+    with ProcessPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tracks", type=int, default=30)
     args = ap.parse_args()
     files = [str(p) for p in pick_tracks(args.tracks)]
-    print(f"{len(files)} real tracks of the sample library; one thread per worker\n")
+    print(f"{len(files)} real tracks of the sample library; one thread per worker; load {os.getloadavg()[0]:.1f}\n")
 
-    with ProcessPoolExecutor(1) as pool:  # a fresh process per measurement: clean peak RSS
-        r187 = pool.submit(ours, files, 187).result()
-    with ProcessPoolExecutor(1) as pool:
-        r93 = pool.submit(ours, files, 93).result()
-    audio = r187["audio_s"]
-    print(f"AudioMuse, hop 187: {audio / r187['cpu_s']:.0f} audio-s per CPU-s, {audio / r187['wall_s']:.0f} per wall-s "
-          f"(1 worker), peak RSS {r187['peak_rss_mb']:.0f} MB")
-    parts = r187["parts"]
-    print("  CPU split: " + ", ".join(f"{k} {v / r187['cpu_s']:.0%}" for k, v in parts.items()))
-    print(f"  model alone: {1000 * parts['model'] / (audio / 2.992):.1f} ms CPU per patch")
+    runs = {precision: fresh(ours, files, 187, precision) for precision in ("int8", "fp32")}
+    audio = runs["int8"]["audio_s"]
+    for precision, r in runs.items():
+        default = " (default)" if precision == DEFAULT_PRECISION else ""
+        print(f"AudioMuse {precision}{default}, hop 187: {audio / r['cpu_s']:.0f} audio-s per CPU-s, "
+              f"{audio / r['wall_s']:.0f} per wall-s (1 worker), peak RSS {r['peak_rss_mb']:.0f} MB")
+        parts = r["parts"]
+        print("  CPU split (stages one at a time): " + ", ".join(f"{k} {v / sum(parts.values()):.0%}" for k, v in parts.items())
+              + f"; model with the log-mel {1000 * parts['model'] / (audio / 2.992):.1f} ms CPU per patch")
+    c = cosines(runs["int8"]["embeddings"], runs["fp32"]["embeddings"])
+    print(f"  int8 vs fp32 embedding cosine: mean {c.mean():.5f} min {c.min():.5f}")
+    r187 = runs[DEFAULT_PRECISION]
+    r93 = fresh(ours, files, 93)
     c = cosines(r187["embeddings"], r93["embeddings"])
     print(f"AudioMuse, hop 93 (Essentia's default overlap): {audio / r93['cpu_s']:.0f} audio-s per CPU-s; "
           f"cosine to hop 187 mean {c.mean():.5f} min {c.min():.5f}")
@@ -126,13 +141,17 @@ def main() -> None:
         rs = [f.result() for f in futures]
         wall = time.perf_counter() - w0
     print(f"AudioMuse, 2 workers: {sum(r['audio_s'] for r in rs) / wall:.0f} audio-s per wall-s "
-          f"(includes process start and model load), peak RSS per worker "
+          f"(includes process start, model load and the stage split), peak RSS per worker "
           f"{max(r['peak_rss_mb'] for r in rs):.0f} MB")
 
+    decode = r187["parts"]["decode"]
     lib_cpu = librosa_decode_cpu(files)
-    print(f"Decoding: librosa.load {lib_cpu:.1f} CPU-s vs ours {parts['decode']:.1f} CPU-s "
-          f"({lib_cpu / parts['decode']:.1f}x less; output identical to librosa's)")
+    print(f"Decoding: librosa.load {lib_cpu:.1f} CPU-s vs ours {decode:.1f} CPU-s ({lib_cpu / decode:.1f}x less)")
+    compare_essentia(files, runs, audio)
 
+
+def compare_essentia(files: list[str], runs: dict[str, dict], audio: float) -> None:
+    """Essentia at batch 64 and 1: its model alone on our 16 kHz audio, and its whole pipeline."""
     with tempfile.TemporaryDirectory() as tmp:
         from audiomuse.analysis.decode import load_audio
 
@@ -144,22 +163,20 @@ def main() -> None:
             e = essentia(npys, 187, batch, "npy")
             if e is None:
                 print("Essentia: not installed (make essentia-venv), skipped")
-                break
+                return
             model_cpu = e["cpu_s"] - e["decode_cpu_s"]
-            ours_model = parts["model"] + parts["features"]
-            c = cosines(r187["embeddings"], e["embeddings"])
-            print(f"Essentia batch {batch:>2}, hop 187, same 16 kHz audio: model {audio / model_cpu:.0f} audio-s per CPU-s "
-                  f"vs ours {audio / ours_model:.0f} (model+features) -> ours {model_cpu / ours_model:.2f}x; "
-                  f"embedding cosine mean {c.mean():.5f} min {c.min():.5f}")
-        e = essentia(files, 187, 1, "file")
-        if e is not None:
-            print(f"Essentia batch  1 with its own loader, whole pipeline: {audio / e['cpu_s']:.0f} audio-s per CPU-s "
-                  f"(decode {e['decode_cpu_s']:.1f} CPU-s) vs ours {audio / r187['cpu_s']:.0f} "
-                  f"-> ours {e['cpu_s'] / r187['cpu_s']:.2f}x; peak RSS {e['peak_rss_mb']:.0f} MB")
-            e64 = essentia(files, 187, 64, "file")
-            if e64:
-                print(f"Essentia batch 64 with its own loader, whole pipeline: {audio / e64['cpu_s']:.0f} audio-s per CPU-s "
-                      f"-> ours {e64['cpu_s'] / r187['cpu_s']:.2f}x")
+            c = cosines(runs["fp32"]["embeddings"], e["embeddings"])
+            mine = ", ".join(f"{p} {model_cpu / (r['parts']['model'] + r['parts']['features']):.2f}x"
+                             for p, r in runs.items())
+            print(f"Essentia batch {batch:>2}, hop 187, same 16 kHz audio: model {audio / model_cpu:.0f} audio-s per "
+                  f"CPU-s; ours (model+features) {mine}; fp32 embedding cosine mean {c.mean():.5f} min {c.min():.5f}")
+    for batch in (64, 1):
+        e = essentia(files, 187, batch, "file")
+        if e is None:
+            return
+        mine = ", ".join(f"{p} {e['cpu_s'] / r['cpu_s']:.2f}x" for p, r in runs.items())
+        print(f"Essentia batch {batch:>2} with its own loader, whole pipeline: {audio / e['cpu_s']:.0f} audio-s per "
+              f"CPU-s (decode {e['decode_cpu_s']:.1f} CPU-s), peak RSS {e['peak_rss_mb']:.0f} MB -> ours {mine}")
 
 
 if __name__ == "__main__":
