@@ -161,3 +161,13 @@ def test_dg_check_defs(tmp_path, pg_admin_url):
                 "published_playlists", "collection_sync", "new_albums_sensor", "library_automation",
                 "media_server", "database", "analysis", "llm", "sync_remote"):
         assert f'"{key}"' in listed.stdout, key
+
+
+def test_every_job_runs_its_steps_in_the_run_worker():
+    """No job pays a second interpreter per step (defs/execution.py): the sensor's album job, the
+    UI's asset job (backfills) and the recipe jobs all use the in-process executor."""
+    from audiomuse_pipelines.definitions import defs
+
+    jobs = defs().get_repository_def().get_all_jobs()
+    assert {job.name for job in jobs} >= {"analyse_album", "__ASSET_JOB"}
+    assert {job.name: job.executor_def.name for job in jobs} == {job.name: "in_process" for job in jobs}
