@@ -51,6 +51,19 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     return out
 
 
+def write_whole(target: Path, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` to ``target`` through ``target.part``, renamed only when every chunk is in:
+    a transfer that fails midway never leaves a truncated file under the real name."""
+    part = target.with_name(target.name + ".part")
+    try:
+        with open(part, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+
+
 class RedactUrls(logging.Filter):
     """Mask secret query parameters in httpx/httpcore log records (they log request URLs)."""
 
@@ -125,7 +138,6 @@ class HttpClient:
         is read into memory and returned unwritten: check ``target.exists()``. Retries like
         :meth:`request`, including a connection that drops mid-body."""
         target = Path(target)
-        part = target.with_name(target.name + ".part")
 
         def attempt() -> httpx.Response:
             with self.client.stream(method, path, **kwargs) as response:
@@ -133,13 +145,7 @@ class HttpClient:
                 if response.status_code in RETRY_STATUS or not response.is_success or ctype in error_types:
                     response.read()
                     return response
-                try:
-                    with open(part, "wb") as out:
-                        for chunk in response.iter_bytes(1 << 16):
-                            out.write(chunk)
-                    os.replace(part, target)
-                finally:
-                    part.unlink(missing_ok=True)
+                write_whole(target, response.iter_bytes(1 << 16))
                 return response
 
         return self._with_retries(attempt, method, path)

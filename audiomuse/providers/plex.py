@@ -68,7 +68,7 @@ from plexapi.server import PlexServer  # noqa: E402
 
 from audiomuse.media import Album, PlayedTrack, Playlist, Track  # noqa: E402
 from audiomuse.providers.base import MediaProvider, ProviderAuthError, ProviderError, ProviderUnavailable  # noqa: E402
-from audiomuse.providers.http import RETRY_STATUS, server_label  # noqa: E402
+from audiomuse.providers.http import RETRY_STATUS, server_label, write_whole  # noqa: E402
 from audiomuse.text import safe_filename  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,6 @@ class PlexProvider(MediaProvider):
     def download(self, track: Track, dest_dir: Path) -> Path:
         server = self._server()
         target = Path(dest_dir) / safe_filename(track.id, track.file_format)
-        part = target.with_name(target.name + ".part")
         with self._errors(f"downloading '{track.title}' (id {track.id})"):
             items = server.fetchItems(self._keys_path([track.id]), cls=PlexTrack)
             key = next((p.key for t in items for p in t.iterParts() if p.key), None)
@@ -301,13 +300,7 @@ class PlexProvider(MediaProvider):
                 if response.status_code != 200:
                     raise ProviderError(self.label, f"cannot download '{track.title}' (id {track.id}): "
                                                     f"HTTP {response.status_code}")
-                try:
-                    with open(part, "wb") as out:
-                        for chunk in response.iter_content(1 << 16):
-                            out.write(chunk)
-                    os.replace(part, target)
-                finally:
-                    part.unlink(missing_ok=True)
+                write_whole(target, response.iter_content(1 << 16))
         return target
 
     def _keys_path(self, ids: Sequence[str]) -> str:
