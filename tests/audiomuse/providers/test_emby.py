@@ -17,6 +17,7 @@ from audiomuse.providers.emby import EmbyProvider
 from audiomuse.providers.jellyfin import JellyfinProvider
 from tests.audiomuse.providers.fakes.base import sample_library
 from tests.audiomuse.providers.fakes.emby import OTHER_ID, USER_ID, EmbyFake
+from tests.audiomuse.providers.owners import check_playlists_per_owner_stay_apart
 from tests.servers import free_port
 from tests.seed import store_generation
 
@@ -151,25 +152,8 @@ def test_replacing_removes_entries_by_playlist_item_id_keeping_the_id():
 
 
 def test_playlists_per_owner_stay_apart():
-    """An owner's playlist is created with that user's UserId, listed, read and replaced as that user;
-    delete-by-suffix as one user leaves the other's."""
     with EmbyFake(TOKEN, sample_library()) as fake:
-        p = _provider(fake)
-        mine = p.create_or_replace_playlist("Mix_recipe", ["a1", "b2"])
-        bobs = p.create_or_replace_playlist("Mix_recipe", ["c1", "a3", "b1"], owner="bob")
-        assert mine.id != bobs.id
-        assert fake.playlists[bobs.id]["UserId"] == OTHER_ID and fake.playlists[mine.id]["UserId"] == USER_ID
-        assert [pl.id for pl in p.list_playlists()] == [mine.id]
-        assert [pl.id for pl in p.list_playlists(owner="bob")] == [bobs.id]
-        assert p.playlist_tracks(bobs.id, owner="bob") == ["c1", "a3", "b1"]
-        with pytest.raises(ProviderError, match="not allowed"):  # alice's UserId may not read bob's
-            p.playlist_tracks(bobs.id)
-        assert p.create_or_replace_playlist("Mix_recipe", ["b1"], owner="alice").id == mine.id
-        assert p.playlist_tracks(bobs.id, owner="bob") == ["c1", "a3", "b1"]
-        assert p.delete_playlists_by_suffix("_recipe", owner="alice") == ["Mix_recipe"]
-        assert list(fake.playlists) == [bobs.id]
-        with pytest.raises(ProviderError, match="no user named 'carol'"):
-            p.create_or_replace_playlist("Mix_recipe", ["a1"], owner="carol")
+        check_playlists_per_owner_stay_apart(fake, _provider(fake), USER_ID, OTHER_ID)
 
 
 def test_publishing_clustering_playlists_twice_replaces_them_in_place(db):

@@ -14,6 +14,7 @@ from audiomuse.providers.lyrion import LyrionProvider
 from tests.audiomuse.providers.fakes.base import sample_library
 from tests.audiomuse.providers.fakes.jellyfin import OTHER_ID, USER_ID, JellyfinFake
 from tests.audiomuse.providers.fakes.lyrion import LyrionFake
+from tests.audiomuse.providers.owners import check_playlists_per_owner_stay_apart
 
 TOKEN = "jf-token-5f3a9c77"
 
@@ -150,26 +151,9 @@ def test_lyrion_json_rpc_error_is_a_provider_error():
 
 
 def test_jellyfin_playlists_per_owner_stay_apart():
-    """An owner's playlist is created with that user's UserId (looked up by name in /Users), listed,
-    read and replaced as that user; delete-by-suffix as one user leaves the other's."""
     with JellyfinFake(TOKEN, sample_library()) as fake:
-        p = JellyfinProvider(fake.url, "alice", TOKEN, retries=1)
-        mine = p.create_or_replace_playlist("Mix_recipe", ["a1", "b2"])
-        bobs = p.create_or_replace_playlist("Mix_recipe", ["c1", "a3", "b1"], owner="bob")
-        assert mine.id != bobs.id
-        assert fake.playlists[bobs.id]["UserId"] == OTHER_ID and fake.playlists[mine.id]["UserId"] == USER_ID
-        assert [pl.id for pl in p.list_playlists()] == [mine.id]
-        assert [pl.id for pl in p.list_playlists(owner="bob")] == [bobs.id]
-        assert p.playlist_tracks(bobs.id, owner="bob") == ["c1", "a3", "b1"]
-        with pytest.raises(ProviderError, match="not allowed"):  # alice may not read bob's playlist
-            p.playlist_tracks(bobs.id)
-        assert p.create_or_replace_playlist("Mix_recipe", ["b1"], owner="alice").id == mine.id
-        assert p.playlist_tracks(mine.id) == ["b1"] and p.playlist_tracks(bobs.id, owner="bob") == ["c1", "a3", "b1"]
-        assert p.delete_playlists_by_suffix("_recipe", owner="alice") == ["Mix_recipe"]
-        assert list(fake.playlists) == [bobs.id]
-        with pytest.raises(ProviderError, match="no user named 'carol'"):
-            p.create_or_replace_playlist("Mix_recipe", ["a1"], owner="carol")
-        assert list(fake.playlists) == [bobs.id]
+        provider = JellyfinProvider(fake.url, "alice", TOKEN, retries=1)
+        check_playlists_per_owner_stay_apart(fake, provider, USER_ID, OTHER_ID)
 
 
 def test_jellyfin_playlist_tracks_are_paged():
