@@ -116,9 +116,11 @@ def build_recipe(recipe: Recipe, ctx: RecipeContext) -> list[str]:
     return chosen
 
 
-def daily_mix_recipe(user: str, hour: int = 6) -> Recipe:
-    """The built-in daily mix of one media-server user, refreshed every day at ``hour``."""
-    return Recipe(f"Daily mix for {user}", "daily_mix", {"user": user, "fresh_share": FRESH_SHARE}, owner=user,
+def daily_mix_recipe(user: str | None, hour: int = 6) -> Recipe:
+    """The built-in daily mix of one media-server user, refreshed every day at ``hour``; a server
+    without users (a local folder's listening log) has one, named "Daily mix"."""
+    name = f"Daily mix for {user}" if user else "Daily mix"
+    return Recipe(name, "daily_mix", {"user": user, "fresh_share": FRESH_SHARE}, owner=user,
                   refresh="daily", refresh_hour=hour)
 
 

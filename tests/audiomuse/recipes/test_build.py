@@ -196,6 +196,11 @@ def test_daily_mix_recipe_is_the_users_daily_refresh():
     assert r.params["user"] == "ann" and 0 < r.params["fresh_share"] < 1
 
 
+def test_the_daily_mix_of_a_server_without_users_is_named_for_no_one():
+    r = daily_mix_recipe(None)
+    assert (r.name, r.owner, r.params["user"]) == ("Daily mix", None, None)
+
+
 def test_interleave_spreads_the_share():
     out = interleave([f"m{i}" for i in range(10)], ["x0", "x1", "x2", "x3"], 10, 0.3)
     assert len(out) == 10 and [t for t in out if t.startswith("x")] == ["x0", "x1", "x2"]
