@@ -115,6 +115,10 @@ def recipe_schedule(context: dg.ScheduleEvaluationContext, database: DatabaseRes
     return [_request(r, f"{r.id}@{stamp}") for r in timed if due(r, at) and r.partition_key in known]
 
 
+# A listener without history is asked again at most hourly, not at every tick (a server call each).
+DAILY_MIX_CHECK_S = 3600
+
+
 @dg.sensor(
     target=[recipe_playlists],
     minimum_interval_seconds=60,
@@ -129,10 +133,14 @@ def recipes_sensor(
     recipes: RecipesResource,
 ) -> dg.SensorResult:
     db = database.database()
-    with media_server.provider() as provider:
-        created = recipes.ensure_daily_mixes(db, provider)
-    if created:
-        context.log.info(f"daily mix recipes added: {created}")
+    now = datetime.now(timezone.utc).timestamp()
+    checked = float(context.cursor or 0)  # when listeners' histories were last asked for
+    if now - checked >= DAILY_MIX_CHECK_S:
+        with media_server.provider() as provider:
+            created = recipes.ensure_daily_mixes(db, provider)
+        if created:
+            context.log.info(f"daily mix recipes added: {created}")
+        checked = now
     with db.connection() as conn:
         stored = list_recipes(conn)
     known = set(context.instance.get_dynamic_partitions(recipes_partitions.name))
@@ -143,7 +151,7 @@ def recipes_sensor(
         partitions.append(recipes_partitions.build_add_request(sorted(keys - known)))
     if known - keys:
         partitions.append(recipes_partitions.build_delete_request(sorted(known - keys)))
-    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions)
+    return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions, cursor=str(checked))
 
 
 recipes_automation = dg.AutomationConditionSensorDefinition(

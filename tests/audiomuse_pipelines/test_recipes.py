@@ -15,8 +15,8 @@ from audiomuse.media import PlayedTrack, Playlist
 from audiomuse.providers.base import ProviderUnavailable
 from audiomuse.recipes.model import Recipe
 from audiomuse.recipes.store import get_recipe, list_recipes, save_recipe
-from audiomuse_pipelines.defs.recipes import (on_new_music, recipe_playlists, recipe_schedule, recipes_partitions,
-                                              recipes_sensor)
+from audiomuse_pipelines.defs.recipes import (DAILY_MIX_CHECK_S, on_new_music, recipe_playlists, recipe_schedule,
+                                              recipes_partitions, recipes_sensor)
 from audiomuse_pipelines.defs.resources import MediaServerResource, RecipesResource
 from tests.seed import seed_library
 from tests.stub_provider import EmptyProvider
@@ -196,6 +196,15 @@ def test_the_sensor_adds_a_daily_mix_for_a_listener_with_history(db, dagster_ins
     added = [k for req in result.dynamic_partitions_requests if isinstance(req, dg.AddDynamicPartitionsRequest)
              for k in req.partition_keys]
     assert mixes[0].partition_key in added
+    ServerPlaylists.history["bob"] = [PlayedTrack(t, 2) for t in styles["rock"][:3]]  # bob starts listening
+
+    def daily_mix_owners(cursor: str) -> list[str]:
+        recipes_sensor(dg.build_sensor_context(instance=dagster_instance, resources=resources, cursor=cursor))
+        with db.connection() as conn:
+            return sorted(r.owner for r in list_recipes(conn) if r.kind == "daily_mix")
+
+    assert daily_mix_owners(result.cursor) == ["ann"]  # histories are asked for at most hourly
+    assert daily_mix_owners(str(float(result.cursor) - DAILY_MIX_CHECK_S)) == ["ann", "bob"]
 
 
 def test_a_newly_analysed_album_refreshes_new_music_recipes_and_not_timed_ones(db, resources, dagster_instance,
