@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ def prepare(materialize: bool = True) -> dict[str, str]:
     Database(urls.app).migrate()
     dagster_home = settings.data_dir / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    write_instance_config(dagster_home / "dagster.yaml", settings.analysis_workers)
     env = dict(os.environ)
     env.update(
         DAGSTER_HOME=str(dagster_home),
@@ -48,6 +47,30 @@ def prepare(materialize: bool = True) -> dict[str, str]:
             env=env, cwd=ROOT, check=True,
         )
     return env
+
+
+def instance_config(workers: int) -> dict:
+    """The repository's dagster.yaml with its analysis concurrency set to ``workers``
+    (ANALYSIS_WORKERS): the `analysis` pool of track_analysis steps, the analysis runs' tag
+    limit, and room for one library run (index, map, clustering) beside them."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    limits = config["concurrency"]
+    limits["pools"]["default_limit"] = workers
+    for limit in limits["runs"]["tag_concurrency_limits"]:
+        if (limit["key"], limit.get("value")) == ("audiomuse/kind", "analysis"):
+            limit["limit"] = workers
+    limits["runs"]["max_concurrent_runs"] = workers + 1
+    return config
+
+
+def write_instance_config(path: Path, workers: int) -> None:
+    import yaml
+
+    header = (f"# Written by `make run` from the repository's dagster.yaml (see its comments), with\n"
+              f"# ANALYSIS_WORKERS={workers} concurrent album analyses. Edit that file, not this one.\n")
+    path.write_text(header + yaml.safe_dump(instance_config(workers), sort_keys=False))
 
 
 def dagster_storage_url(settings: Settings, urls: DatabaseUrls) -> str:

@@ -89,6 +89,29 @@ def test_dev_instance_loads_from_dagster_pg_url(tmp_path, monkeypatch, pg_admin_
         drop_database(pg_admin_url, name)
 
 
+def test_make_run_instance_sets_the_analysis_concurrency_from_analysis_workers(tmp_path, monkeypatch, pg_admin_url):
+    """The launcher writes dagster.yaml into DAGSTER_HOME with ANALYSIS_WORKERS album analyses at
+    once; everything else is the repository's file."""
+    from audiomuse.store.server import with_database, with_driver
+    from audiomuse_run.launcher import write_instance_config
+    from tests.conftest import create_database, drop_database
+
+    written = tmp_path / "written.yaml"
+    write_instance_config(written, 5)
+    name = create_database(pg_admin_url)
+    try:
+        url = with_driver(with_database(pg_admin_url, name), "psycopg2")
+        instance = _open_instance(tmp_path, written, {"DAGSTER_PG_URL": url}, monkeypatch)
+        with instance:
+            _check_policies(instance, analysis_limit=5)
+            assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 6
+    finally:
+        drop_database(pg_admin_url, name)
+    repo, ours = _load_yaml(ROOT / "dagster.yaml"), _load_yaml(written)
+    del repo["concurrency"], ours["concurrency"]
+    assert ours == repo
+
+
 def test_container_instance_loads_from_separate_pg_settings(tmp_path, monkeypatch, pg_admin_url):
     """docker/dagster.yaml: host, port, database, user and password from separate variables."""
     from tests.conftest import create_database, drop_database
