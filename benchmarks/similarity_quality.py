@@ -241,8 +241,7 @@ def print_price(lib, names: list[str], tracks: int = 6, per_track: int = 20) -> 
     models = ["msd-musicnn-int8", "msd-musicnn"] + [m for m in eo.models_of(names) if m != "msd-musicnn"]
     ms = eo.model_cpu_ms(models, sample)
     whole = eo.analysis_cpu_ms(files[:3])
-    print(f"
-CPU per patch ({len(sample)} patches of {len(files)} tracks, one thread, batch 1, best of 3 "
+    print(f"\nCPU per patch ({len(sample)} patches of {len(files)} tracks, one thread, batch 1, best of 3 "
           f"interleaved rounds); whole analysis (int8, 3 tracks): {whole:.1f} ms per patch")
     print("| model | ms per patch | vs MSD_musicnn fp32 | added analysis CPU as a second model |")
     print("|---|---|---|---|")
