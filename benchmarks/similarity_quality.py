@@ -9,10 +9,16 @@ tracks in no one's top 10). Synthetic: the same hubness figures over 100k ``_syn
 
 Options (``audiomuse/index/transform.py``): plain cosine (today's default); centred; z-score;
 PCA whitening to k dims; CSLS (k=10) and mutual proximity re-ranking the top-K=100 candidates of
-plain (or centred) cosine. Pooling beyond the mean is not measured: the cache and the store hold
-only the mean embedding (re-analysis needed).
+plain (or centred) cosine.
+
+``--embeddings [OPTION ...]`` (``benchmarks/_embedding_options.py``; none named: all) measures other
+track vectors instead, beside the same plain row: poolings of MSD_musicnn's per-patch embeddings
+(mean+std, max, mean of unit patches, ...), the means of musicnn's other weights (MTT_musicnn,
+MSD_vgg, MTT_vgg, converted by ``audiomuse.analysis.convert_musicnn --model``) and fusions of two
+models; the per-patch embeddings are cached (``benchmarks/_patch_embeddings.py``). ``--price`` adds
+each model's CPU ms per patch (one thread, batch 1, same run) against the whole analysis's.
 Usage: python benchmarks/similarity_quality.py [--n 100000] [--queries 2000] [--skip-synthetic] [--skip-real] [--exact]
-       [--spaces plain centred z-score pca-white64]
+       [--spaces plain centred z-score pca-white64] [--embeddings [mean+std max msd+mtt ...]] [--price]
 """
 
 from __future__ import annotations
@@ -70,10 +76,11 @@ def real_options(x: np.ndarray) -> dict[str, np.ndarray]:
     return opts
 
 
-def real_table(lib) -> list[dict]:
+def real_table(lib, options: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """One row per option (default ``real_options``), the first being the baseline ("plain")."""
     styles, same_album = lib.styles, q.same_group(lib.albums)
     rows, plain_style, base = [], None, None
-    for name, s in real_options(lib.x).items():
+    for name, s in (options or real_options(lib.x)).items():
         nb = q.top_k(s, 10)
         hits = q.precision_at_k(nb, styles)
         xa = q.precision_at_k(q.top_k(s, 10, exclude=same_album), styles)
@@ -209,6 +216,39 @@ def print_real(lib, rows: list[dict]) -> None:
         print(f"| {r['option']} | " + " | ".join(f"{r['per_xa'][st]:.3f}" for st in multi) + " |")
 
 
+def embedding_options(lib, names: list[str]) -> dict[str, np.ndarray]:
+    """plain (the stored embeddings) then each named option of ``_embedding_options``."""
+    from benchmarks import _embedding_options as eo
+    from benchmarks._patch_embeddings import patch_embeddings
+    from tests.conftest import SAMPLE_LIBRARY
+
+    t = time.perf_counter()
+    per_patch = patch_embeddings([SAMPLE_LIBRARY / p for p in lib.paths], eo.models_of(names))
+    print(f"per-patch embeddings of {', '.join(per_patch)} in {time.perf_counter() - t:.1f} s "
+          f"({sum(len(e) for e in next(iter(per_patch.values())))} patches)")
+    return {"plain": _cos(lib.x), **eo.option_scores(names, per_patch)}
+
+
+def print_price(lib, names: list[str], tracks: int = 6, per_track: int = 20) -> None:
+    """CPU per patch of every model the options need, beside MSD_musicnn (fp32 and the analysis's
+    int8) and the whole analysis, all in this run."""
+    from benchmarks import _embedding_options as eo
+    from benchmarks._patch_embeddings import track_patches
+    from tests.conftest import SAMPLE_LIBRARY
+
+    files = [SAMPLE_LIBRARY / p for p in lib.paths[:: max(1, len(lib.paths) // tracks)][:tracks]]
+    sample = np.concatenate([track_patches(f)[:per_track] for f in files])
+    models = ["msd-musicnn-int8", "msd-musicnn"] + [m for m in eo.models_of(names) if m != "msd-musicnn"]
+    ms = eo.model_cpu_ms(models, sample)
+    whole = eo.analysis_cpu_ms(files[:3])
+    print(f"\nCPU per patch ({len(sample)} patches of {len(files)} tracks, one thread, batch 1, best of 3 "
+          f"interleaved rounds); whole analysis (int8, 3 tracks): {whole:.1f} ms per patch")
+    print("| model | ms per patch | vs MSD_musicnn fp32 | added analysis CPU as a second model |")
+    print("|---|---|---|---|")
+    for m in models:
+        print(f"| {m} | {ms[m]:.1f} | {ms[m] / ms['msd-musicnn']:.2f}x | {100 * ms[m] / whole:.0f}% |")
+
+
 def print_synthetic(n: int, rows: list[dict], cost: dict) -> None:
     print(f"\nSynthetic {n:,} (benchmarks/_synthetic.py, 20 styles), top 10 by {cost['knn']}; "
           f"re-rankers over the top {K_CANDIDATES}")
@@ -234,14 +274,21 @@ def main() -> None:
                     "(default: the Voyager index, as the tools see it)")
     ap.add_argument("--spaces", nargs="*", default=None, help="synthetic spaces (default all): "
                     "plain centred z-score pca-white64")
+    ap.add_argument("--embeddings", nargs="*", default=None, help="measure these track vectors "
+                    "(benchmarks/_embedding_options.py; none named: all) instead of the transforms")
+    ap.add_argument("--price", action="store_true", help="CPU per patch of the models --embeddings uses")
     args = ap.parse_args()
     if not args.skip_real:
+        from benchmarks._embedding_options import DEFAULT_EMBEDDINGS
         from benchmarks._library import load_library
 
         t = time.perf_counter()
         lib = load_library()
         print(f"library loaded in {time.perf_counter() - t:.1f} s")
-        print_real(lib, real_table(lib))
+        names = None if args.embeddings is None else (args.embeddings or list(DEFAULT_EMBEDDINGS))
+        print_real(lib, real_table(lib, None if names is None else embedding_options(lib, names)))
+        if args.price and names is not None:
+            print_price(lib, names)
     if not args.skip_synthetic:
         knn = brute_top_k if args.exact else ann_top_k
         rows, cost = synthetic_table(args.n, args.queries, knn, args.spaces)

@@ -1,4 +1,4 @@
-"""Convert the trained MSD_musicnn checkpoint (``musicnn`` PyPI package) to ONNX, once.
+"""Convert a trained checkpoint of the ``musicnn`` PyPI package to ONNX, once.
 
 Needs the conversion venv (``make convert-venv``: tensorflow-cpu, tf2onnx, musicnn installed with
 --no-deps); the runtime only needs onnxruntime. musicnn's own graph code needs TF1 layers, so the
@@ -10,7 +10,13 @@ Essentia's ``TensorflowPredictMusiCNN``:
     output  model/Sigmoid          [N, 50]       MSD tag probabilities
     output  model/dense/BiasAdd    [N, 200]      the embedding (pre-ReLU dense layer)
 
-Usage: python -m audiomuse.analysis.convert_musicnn --out audiomuse/analysis/models
+The analysis runs MSD_musicnn (committed as models/msd-musicnn.onnx). The package's other weights,
+converted the same way for the similarity benchmark only (``--model``; written to
+~/.cache/audiomuse/models by default, not committed): MTT_musicnn (same architecture, MagnaTagATune's
+50 tags) and MSD_vgg / MTT_vgg (musicnn's 5-block VGG, whose features musicnn exposes as pool1-5;
+the embedding is the last, ``model/flatten/Reshape`` [N, 256], pool5 flattened, Essentia's name).
+
+Usage: python -m audiomuse.analysis.convert_musicnn [--model MTT_vgg] [--out DIR]
 """
 
 from __future__ import annotations
@@ -24,6 +30,11 @@ import numpy as np
 INPUT = "model/Placeholder"
 OUTPUT_TAGS = "model/Sigmoid"
 OUTPUT_EMBEDDING = "model/dense/BiasAdd"
+VGG_OUTPUT_EMBEDDING = "model/flatten/Reshape"
+MODELS = ("MSD_musicnn", "MTT_musicnn", "MSD_vgg", "MTT_vgg")
+DEFAULT_MODEL = "MSD_musicnn"
+# the extra models are benchmark material, kept out of the package
+EXTRA_MODELS_DIR = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser() / "models"
 PATCH_FRAMES, N_MELS = 187, 96
 BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
 # onnxruntime pools in its blocked (NCHWc) layout only when the channels fill whole blocks: 16 with
@@ -31,17 +42,32 @@ BN_EPSILON = 1e-3  # tf.compat.v1.layers.batch_normalization's default
 CHANNEL_BLOCK = 16
 
 
-def checkpoint_prefix() -> str:
+def is_vgg(model: str) -> bool:
+    return model.endswith("_vgg")
+
+
+def embedding_output(model: str = DEFAULT_MODEL) -> str:
+    return VGG_OUTPUT_EMBEDDING if is_vgg(model) else OUTPUT_EMBEDDING
+
+
+def onnx_name(model: str = DEFAULT_MODEL) -> str:
+    """'MSD_musicnn' -> 'msd-musicnn.onnx'."""
+    return model.lower().replace("_", "-") + ".onnx"
+
+
+def checkpoint_prefix(model: str = DEFAULT_MODEL) -> str:
     import musicnn
 
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
     # The package's `checkpoint` file points at its author's machine; the prefix itself is the folder.
-    return str(Path(musicnn.__file__).parent / "MSD_musicnn") + "/"
+    return str(Path(musicnn.__file__).parent / model) + "/"
 
 
-def read_weights() -> dict[str, np.ndarray]:
+def read_weights(model: str = DEFAULT_MODEL) -> dict[str, np.ndarray]:
     import tensorflow as tf
 
-    reader = tf.compat.v1.train.NewCheckpointReader(checkpoint_prefix())
+    reader = tf.compat.v1.train.NewCheckpointReader(checkpoint_prefix(model))
     return {
         name: reader.get_tensor(name)
         for name in reader.get_variable_to_shape_map()
@@ -144,16 +170,53 @@ def pooled_front_block(x, weights: dict[str, np.ndarray], i: int, padding: str):
     return tf.nn.relu(peak * sign) * scale.astype(np.float32) + shift.astype(np.float32)
 
 
-def run_graph(graph, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+# musicnn's VGG: five 3x3 convolution blocks (ReLU, batch norm, max-pool); (pool size, strides)
+VGG_POOLS = (((4, 1), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((2, 2), (2, 2)), ((4, 4), (4, 4)))
+
+
+def build_vgg_graph(weights: dict[str, np.ndarray]):
+    """musicnn's ``vgg`` forward pass (inference mode) as a frozen tf.Graph, with ``build_graph``'s
+    input and tag names; the embedding is pool5 flattened (``VGG_OUTPUT_EMBEDDING``, [N, 256])."""
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+
+    def bn(x, i):
+        prefix = "batch_normalization" + _suffix(i)
+        w = [tf.constant(weights[f"{prefix}/{k}"]) for k in ("moving_mean", "moving_variance", "beta", "gamma")]
+        return tf.nn.batch_normalization(x, *w, BN_EPSILON)
+
+    with graph.as_default(), tf1.name_scope("model"):
+        x = tf1.placeholder(tf.float32, [None, PATCH_FRAMES, N_MELS], name="Placeholder")
+        y = bn(tf.expand_dims(x, 3), 0)
+        for i, (size, strides) in enumerate(VGG_POOLS, start=1):
+            y = tf.nn.conv2d(y, tf.constant(weights[f"{i}CNN/kernel"]), strides=[1, 1, 1, 1], padding="SAME")
+            y = bn(tf.nn.relu(tf.nn.bias_add(y, tf.constant(weights[f"{i}CNN/bias"]))), i)
+            y = tf.nn.max_pool2d(y, [1, *size, 1], [1, *strides, 1], "VALID")
+        with tf1.name_scope("flatten"):
+            flat = tf.reshape(y, [-1, int(np.prod(y.shape[1:]))], name="Reshape")
+        logits = tf.nn.bias_add(tf.matmul(flat, tf.constant(weights["dense/kernel"])), tf.constant(weights["dense/bias"]))
+        tf.nn.sigmoid(logits, name="Sigmoid")
+    return graph
+
+
+def reference_graph(model: str = DEFAULT_MODEL, weights: dict[str, np.ndarray] | None = None):
+    """The tf.nn rebuild of ``model`` in musicnn's own layer order (the parity reference)."""
+    weights = read_weights(model) if weights is None else weights
+    return build_vgg_graph(weights) if is_vgg(model) else build_graph(weights)
+
+
+def run_graph(graph, patches: np.ndarray, model: str = DEFAULT_MODEL) -> tuple[np.ndarray, np.ndarray]:
     """(embeddings, tags) from the TensorFlow graph: the parity reference for onnxruntime."""
     import tensorflow as tf
 
     with tf.compat.v1.Session(graph=graph) as sess:
-        emb, tags = sess.run([f"{OUTPUT_EMBEDDING}:0", f"{OUTPUT_TAGS}:0"], {f"{INPUT}:0": patches})
+        emb, tags = sess.run([f"{embedding_output(model)}:0", f"{OUTPUT_TAGS}:0"], {f"{INPUT}:0": patches})
     return emb, tags
 
 
-def run_original(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def run_original(patches: np.ndarray, model: str = DEFAULT_MODEL) -> tuple[np.ndarray, np.ndarray]:
     """The same outputs from musicnn's own model code (needs tf-keras, TF_USE_LEGACY_KERAS=1)."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import tensorflow as tf
@@ -164,41 +227,46 @@ def run_original(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     with graph.as_default():
         x = tf1.placeholder(tf.float32, [None, PATCH_FRAMES, N_MELS])
         is_training = tf1.placeholder(tf.bool)
-        logits = models.define_model(x, is_training, "MSD_musicnn", 50)[0]
+        logits = models.define_model(x, is_training, model, 50)[0]
         tags = tf.nn.sigmoid(logits)
+        # vgg: the flatten of pool5 that feeds its dense layer (musicnn's 'pool5' feature, flattened)
+        embedding = graph.get_tensor_by_name("flatten/Reshape:0" if is_vgg(model) else "dense/BiasAdd:0")
         with tf1.Session() as sess:
-            tf1.train.Saver().restore(sess, checkpoint_prefix())
-            emb, out = sess.run([graph.get_tensor_by_name("dense/BiasAdd:0"), tags],
-                                {x: patches, is_training: False})
+            tf1.train.Saver().restore(sess, checkpoint_prefix(model))
+            emb, out = sess.run([embedding, tags], {x: patches, is_training: False})
     return emb, out
 
 
-def convert(out_dir: Path, keep_pb: bool = True) -> Path:
-    """Write msd-musicnn.onnx (and the frozen msd-musicnn.pb) into ``out_dir``; return the ONNX path."""
+def convert(out_dir: Path, keep_pb: bool = True, model: str = DEFAULT_MODEL) -> Path:
+    """Write <model>.onnx (and the frozen <model>.pb) into ``out_dir``; return the ONNX path."""
     import tf2onnx
 
-    weights = read_weights()
+    weights = read_weights(model)
     out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / onnx_name(model)
     if keep_pb:  # deterministic: node attributes are protobuf maps, unordered otherwise
-        pb = build_graph(weights).as_graph_def().SerializeToString(deterministic=True)
-        (out_dir / "msd-musicnn.pb").write_bytes(pb)
-    model, _ = tf2onnx.convert.from_graph_def(
-        build_graph(weights, pool_first=True).as_graph_def(), input_names=[f"{INPUT}:0"],
-        output_names=[f"{OUTPUT_TAGS}:0", f"{OUTPUT_EMBEDDING}:0"], opset=17,
+        pb = reference_graph(model, weights).as_graph_def().SerializeToString(deterministic=True)
+        path.with_suffix(".pb").write_bytes(pb)
+    graph = build_vgg_graph(weights) if is_vgg(model) else build_graph(weights, pool_first=True)
+    onnx_model, _ = tf2onnx.convert.from_graph_def(
+        graph.as_graph_def(), input_names=[f"{INPUT}:0"],
+        output_names=[f"{OUTPUT_TAGS}:0", f"{embedding_output(model)}:0"], opset=17,
     )
     # tf2onnx's node order (and so the file's bytes) varies between runs; the numbers do not.
-    path = out_dir / "msd-musicnn.onnx"
-    path.write_bytes(model.SerializeToString())
+    path.write_bytes(onnx_model.SerializeToString())
     return path
 
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "models")
+    ap.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL, help="musicnn checkpoint to convert")
+    ap.add_argument("--out", type=Path, default=None, help="default: the package's models/ for MSD_musicnn, "
+                    f"{EXTRA_MODELS_DIR} for the others")
     ap.add_argument("--no-pb", action="store_true", help="do not keep the frozen TensorFlow graph")
     args = ap.parse_args()
-    print(convert(args.out, keep_pb=not args.no_pb))
+    out = args.out or (Path(__file__).parent / "models" if args.model == DEFAULT_MODEL else EXTRA_MODELS_DIR)
+    print(convert(out, keep_pb=not args.no_pb, model=args.model))
 
 
 if __name__ == "__main__":

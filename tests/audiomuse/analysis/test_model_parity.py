@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from audiomuse.analysis.convert_musicnn import embedding_output, onnx_name
 from audiomuse.analysis.musicnn import MODEL_PATH, MSD_TAGS, MusicnnModel, load_audio_16k, log_mel, patches
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -24,13 +25,12 @@ import json, sys, numpy as np
 from pathlib import Path
 from musicnn import configuration
 from audiomuse.analysis import convert_musicnn as c
-p = np.load(sys.argv[1])
-out = Path(sys.argv[2])
-c.convert(out, keep_pb=False)
-emb, tags = c.run_graph(c.build_graph(c.read_weights()), p)
-emb0, tags0 = c.run_original(p)
+p, out, model = np.load(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+c.convert(out, keep_pb=False, model=model)
+emb, tags = c.run_graph(c.reference_graph(model), p, model)
+emb0, tags0 = c.run_original(p, model)
 np.savez(out / "tf.npz", emb=emb, tags=tags, emb0=emb0, tags0=tags0)
-print(json.dumps({"labels": configuration.MSD_LABELS}))
+print(json.dumps({"labels": configuration.MSD_LABELS if model.startswith("MSD") else configuration.MTT_LABELS}))
 """
 
 
@@ -51,26 +51,44 @@ def _real_patches(sample_library: Path) -> np.ndarray:
     return np.concatenate(out)
 
 
-@pytest.mark.slow
-def test_reconverted_model_matches_tensorflow_and_committed_onnx(sample_library, tmp_path):
+def _convert_in_tf_venv(model: str, p: np.ndarray, out: Path) -> tuple[dict, list[str]]:
+    """Convert ``model`` into ``out`` and run both TF references on ``p`` (in the conversion venv)."""
     if not CONVERT_PY.exists():
         pytest.skip(f"no conversion venv at {CONVERT_PY}: run `make convert-venv` (scripts/convert-venv.sh)")
-    p = _real_patches(sample_library)
-    assert len(p) >= 12 and p.std() > 0.1  # real, non-silent music
-    np.save(tmp_path / "patches.npy", p)
+    np.save(out / "patches.npy", p)
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", TF_USE_LEGACY_KERAS="1")
-    proc = subprocess.run([str(CONVERT_PY), "-c", SCRIPT, str(tmp_path / "patches.npy"), str(tmp_path)],
+    proc = subprocess.run([str(CONVERT_PY), "-c", SCRIPT, str(out / "patches.npy"), str(out), model],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert tuple(json.loads(proc.stdout.strip().splitlines()[-1])["labels"]) == MSD_TAGS
+    return dict(np.load(out / "tf.npz")), json.loads(proc.stdout.strip().splitlines()[-1])["labels"]
 
-    tf = np.load(tmp_path / "tf.npz")
+
+def _onnx_outputs(path: Path, embedding: str, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import onnxruntime as ort
+
+    emb, tags = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        [f"{embedding}:0", "model/Sigmoid:0"], {"model/Placeholder:0": p})
+    return emb, tags
+
+
+def _parity(tf: dict, emb: np.ndarray, tags: np.ndarray) -> dict[str, float]:
+    return {
+        "rebuild vs musicnn graph": max(np.abs(tf["emb"] - tf["emb0"]).max(), np.abs(tf["tags"] - tf["tags0"]).max()),
+        "onnx vs tf, embedding": np.abs(emb - tf["emb"]).max(),
+        "onnx vs tf, tags": np.abs(tags - tf["tags"]).max(),
+    }
+
+
+@pytest.mark.slow
+def test_reconverted_model_matches_tensorflow_and_committed_onnx(sample_library, tmp_path):
+    p = _real_patches(sample_library)
+    assert len(p) >= 12 and p.std() > 0.1  # real, non-silent music
+    tf, labels = _convert_in_tf_venv("MSD_musicnn", p, tmp_path)
+    assert tuple(labels) == MSD_TAGS
     fresh_emb, fresh_tags = MusicnnModel(tmp_path / "msd-musicnn.onnx").predict(p)
     committed_emb, committed_tags = MusicnnModel(MODEL_PATH).predict(p)
     diffs = {
-        "rebuild vs musicnn graph": max(np.abs(tf["emb"] - tf["emb0"]).max(), np.abs(tf["tags"] - tf["tags0"]).max()),
-        "onnx vs tf, embedding": np.abs(fresh_emb - tf["emb"]).max(),
-        "onnx vs tf, tags": np.abs(fresh_tags - tf["tags"]).max(),
+        **_parity(tf, fresh_emb, fresh_tags),
         "committed vs fresh onnx": max(np.abs(committed_emb - fresh_emb).max(),
                                        np.abs(committed_tags - fresh_tags).max()),
     }
@@ -78,6 +96,22 @@ def test_reconverted_model_matches_tensorflow_and_committed_onnx(sample_library,
     assert np.abs(tf["emb"]).max() > 1  # the embedding is not trivially small, so TOL means something
     assert all(v < TOL for v in diffs.values()), diffs
     assert diffs["committed vs fresh onnx"] < 1e-5  # the committed file is this conversion
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, dims", [("MTT_musicnn", 200), ("MSD_vgg", 256), ("MTT_vgg", 256)])
+def test_other_musicnn_weights_convert_like_msd_musicnn(sample_library, tmp_path, model, dims):
+    """The package's other checkpoints (benchmark material for the similarity options), converted by
+    the same code, against musicnn's own graph restoring the same checkpoint."""
+    p = _real_patches(sample_library)
+    tf, labels = _convert_in_tf_venv(model, p, tmp_path)
+    assert len(labels) == 50 and (model.startswith("MSD")) == (tuple(labels) == MSD_TAGS)
+    emb, tags = _onnx_outputs(tmp_path / onnx_name(model), embedding_output(model), p)
+    diffs = _parity(tf, emb, tags)
+    print(model, "max abs differences:", {k: f"{v:.2g}" for k, v in diffs.items()})
+    assert emb.shape == (len(p), dims) and tags.shape == (len(p), 50)
+    assert np.abs(tf["emb"]).max() > 1 and tags.std() > 0.01  # not trivially small or constant
+    assert all(v < TOL for v in diffs.values()), diffs
 
 
 def _top(tags: np.ndarray, k: int) -> list[str]:
