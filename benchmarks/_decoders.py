@@ -43,20 +43,16 @@ def ours_streaming(path: Path) -> int:
     return dec.decode_stream(path, CountSink)
 
 
-def from_blocks(blocks: Iterable[np.ndarray], native: int, sr: int = dec.TARGET_SR) -> np.ndarray:
-    """(frames, channels) float32 blocks at ``native`` Hz -> our downmix, soxr HQ, librosa length."""
+def from_blocks(open_blocks: Callable[[], tuple[int, Iterable[np.ndarray]]], sr: int = dec.TARGET_SR) -> np.ndarray:
+    """``open_blocks()``'s (frames, channels) float32 blocks at their native rate -> our downmix,
+    soxr HQ, librosa's length; decoded again as (L - R) / 2 when the channels cancel, as ours does."""
     downmix = dec._Downmix()
-    out = dec._Exact(dec.SampleBuffer())
-    resampler = soxr.ResampleStream(native, sr, 1, dtype="float32", quality=dec.SOXR_QUALITY) if native != sr else None
-    n_in = 0
-    for block in blocks:
-        n_in += len(block)
-        mono = np.ascontiguousarray(downmix(block))
-        out.push(resampler.resample_chunk(mono) if resampler else mono)
-    if resampler is not None:
-        out.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-        out.length = dec._librosa_length(n_in, native, sr)
-    return out.finish()
+    native, blocks = open_blocks()
+    y = dec._load_blocks(blocks, native, sr, downmix, dec.SampleBuffer).finish()
+    if downmix.cancelled:
+        native, blocks = open_blocks()
+        y = dec._load_blocks(blocks, native, sr, dec._Downmix(flip_second=True), dec.SampleBuffer).finish()
+    return y
 
 
 def libsndfile(path: Path) -> np.ndarray:
@@ -90,38 +86,30 @@ def ffmpeg_cli(path: Path) -> np.ndarray:
     return np.frombuffer(subprocess.run(cmd, capture_output=True, check=True).stdout, np.float32)
 
 
-def _pyav_blocks(path: Path, container) -> Iterable[np.ndarray]:
-    for frame in container.decode(audio=0):
-        a = frame.to_ndarray()
-        name = frame.format.name
-        a = a.T if frame.format.is_planar else a.reshape(-1, len(frame.layout.channels))
-        if name.startswith("s16"):
-            a = a.astype(np.float32) / np.float32(1 << 15)
-        elif name.startswith("s32"):
-            a = a.astype(np.float32) / np.float32(1 << 31)
-        elif not name.startswith("flt"):
-            a = a.astype(np.float32)
-        yield a
-
-
 def pyav(path: Path) -> np.ndarray:
-    """PyAV: ffmpeg's decoders in process, no child."""
-    import av
+    """PyAV: ffmpeg's decoders in process, no child (the analysis' reader, 64k-frame blocks)."""
+    from audiomuse.analysis import decode_inprocess
 
-    with av.open(str(path)) as container:
-        rate = container.streams.audio[0].rate
-        return from_blocks(_pyav_blocks(path, container), rate)
+    return from_blocks(lambda: decode_inprocess.pyav_blocks(path))
 
 
-def miniaudio(path: Path) -> np.ndarray:
-    """miniaudio (dr_mp3, dr_flac, stb_vorbis, dr_wav) streaming float32 at the native rate."""
+def _miniaudio_stream(path: Path) -> tuple[int, Iterable[np.ndarray]]:
     import miniaudio as ma
 
     info = ma.get_file_info(str(path))
     ch = info.nchannels
     stream = ma.stream_file(str(path), ma.SampleFormat.FLOAT32, ch, info.sample_rate, frames_to_read=1 << 16)
-    blocks = (np.frombuffer(b, np.float32).reshape(-1, ch) for b in stream)
-    return from_blocks(blocks, info.sample_rate)
+    return info.sample_rate, (np.frombuffer(b, np.float32).reshape(-1, ch) for b in stream)
+
+
+def miniaudio(path: Path) -> np.ndarray:
+    """miniaudio: FLAC through the analysis' dr_flac reader; mp3, Vorbis, WAV through its
+    generic decoder (dr_mp3, stb_vorbis, dr_wav) streaming float32 at the native rate."""
+    from audiomuse.analysis import decode_inprocess
+
+    if Path(path).suffix.lower() == ".flac":
+        return from_blocks(lambda: decode_inprocess.miniaudio_blocks(path))
+    return from_blocks(lambda: _miniaudio_stream(path))
 
 
 def _installed(module: str) -> bool:

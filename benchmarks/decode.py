@@ -257,7 +257,7 @@ def measure_format(files: list[Path], repeat: int, tmp: Path, embed, opus: bool)
     return {k: v and 1000 * v / audio_s for k, v in cost.items()}, agree
 
 
-def by_format(n: int, repeat: int) -> None:
+def by_format(n: int, repeat: int, only: tuple[str, ...] = ()) -> None:
     """The by-format table (CPU) and the agreement of every loader with ours."""
     from audiomuse.analysis.musicnn import MODEL_PATH, MusicnnModel
 
@@ -266,6 +266,8 @@ def by_format(n: int, repeat: int) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, files in format_files(n).items():
+            if only and not label.startswith(only):
+                continue
             cost, agree = measure_format(files, repeat, Path(tmp), embed, label.startswith("Opus"))
             rows.append((label, len(files), cost, agree))
             print(f"  measured {label}", file=sys.stderr, flush=True)
@@ -299,6 +301,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--format-tracks", type=int, default=8, help="files per format in the by-format table (0: none)")
     ap.add_argument("--no-librosa", action="store_true", help="only the by-format table")
+    ap.add_argument("--only", default="", help="by-format rows whose label starts with one of these (comma-separated)")
     ap.add_argument("--tracks", type=int, default=20)
     ap.add_argument("--formats", default="mp3,m4a,opus", help="transcode some tracks to these ('' for none)")
     ap.add_argument("--transcodes", type=int, default=5, help="tracks per transcoded format")
@@ -306,7 +309,7 @@ def main() -> None:
     ap.add_argument("--long-minutes", type=int, default=0)
     args = ap.parse_args()
     if args.format_tracks:
-        by_format(args.format_tracks, args.repeat)
+        by_format(args.format_tracks, args.repeat, tuple(x for x in args.only.split(",") if x))
     if args.no_librosa:
         return
     files = pick_tracks(args.tracks)
