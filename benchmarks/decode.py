@@ -4,7 +4,7 @@ librosa.load(sr=16000) vs audiomuse's load_audio.
 First, one table by format (Vorbis and FLAC from the sample library; Opus, MP3, AAC/m4a and WAV at
 44.1/48 kHz transcoded once from N of its tracks into ~/.cache/audiomuse/decode-formats): CPU ms
 per audio second of our loader as the analyser calls it (streaming), of the ffmpeg CLI resampling
-to 16 kHz mono itself (soxr, HQ precision), of Essentia's MonoLoader(sampleRate=16000) (in the
+to 16 kHz mono itself (soxr, HQ precision), of Essentia's MonoLoader(sampleRate=16000) at its default resampleQuality 1 and at 4 (in the
 benchmark's Essentia venv, `make essentia-venv`; it cannot decode Opus) and of the in-process
 candidates of ``benchmarks/_decoders.py``; then each one's agreement with our loader's output (max
 abs difference, least correlation, and where not bit-identical the fp32 MusiCNN mean-embedding
@@ -157,7 +157,7 @@ FORMATS = {  # label -> (file suffix, ffmpeg encoder arguments), None for the li
     "WAV 44.1 kHz": (".wav", ["-c:a", "pcm_s16le", "-ar", "44100"]),
     "WAV 48 kHz": (".wav", ["-c:a", "pcm_s16le", "-ar", "48000"]),
 }
-PEERS = {"ffmpeg CLI", "Essentia"}  # measured for comparison, not candidates: no embedding cosine
+PEERS = {"ffmpeg CLI", "Essentia", "Essentia q4"}  # measured for comparison, not candidates: no embedding cosine
 ESSENTIA_PY = CACHE / "essentia-venv" / "bin" / "python"
 
 
@@ -196,13 +196,13 @@ def least_cpu(fn, files: list[Path], repeat: int) -> float:
     return best
 
 
-def essentia_loader(files: list[Path], repeat: int, tmp: Path) -> tuple[float, list[np.ndarray]] | None:
+def essentia_loader(files: list[Path], repeat: int, tmp: Path, quality: int = 1) -> tuple[float, list[np.ndarray]] | None:
     """(CPU s, outputs) of Essentia's MonoLoader in its venv, None without the venv or on failure."""
     if not ESSENTIA_PY.exists():
         return None
     out_dir = Path(tempfile.mkdtemp(dir=tmp))
     run = subprocess.run([str(ESSENTIA_PY), str(ROOT / "benchmarks" / "_essentia_loader.py"), str(repeat),
-                          str(out_dir), *map(str, files)], capture_output=True, text=True)
+                          str(quality), str(out_dir), *map(str, files)], capture_output=True, text=True)
     if run.returncode != 0:
         return None
     cpu_s = json.loads(run.stdout.strip().splitlines()[-1])["cpu_s"]
@@ -250,10 +250,11 @@ def measure_format(files: list[Path], repeat: int, tmp: Path, embed, opus: bool)
             continue
         cost[name] = least_cpu(fn, files, repeat)
         agree[name] = agreement(ours, outputs, our_emb, None if name in PEERS else embed)
-    ess = None if opus else essentia_loader(files, repeat, tmp)  # Opus: unsupported, then segfaults
-    cost["Essentia"] = ess and ess[0]
-    if ess:
-        agree["Essentia"] = agreement(ours, ess[1], our_emb, None)
+    for quality, name in ((1, "Essentia"), (4, "Essentia q4")):  # its default; linear (analysis.py's)
+        ess = None if opus else essentia_loader(files, repeat, tmp, quality)  # Opus: unsupported, segfaults
+        cost[name] = ess and ess[0]
+        if ess:
+            agree[name] = agreement(ours, ess[1], our_emb, None)
     return {k: v and 1000 * v / audio_s for k, v in cost.items()}, agree
 
 

@@ -388,7 +388,7 @@ def test_real_music_identical_to_librosa_load(sample_library):
 @pytest.mark.slow
 @needs_ffmpeg
 def test_real_music_via_ffmpeg_keeps_the_embedding(sample_library, tmp_path):
-    """m4a and opus take the ffmpeg route (not bit-exact with librosa): embeddings must not move."""
+    """m4a and opus take PyAV (or the ffmpeg child without it; not bit-exact with librosa): embeddings must not move."""
     from audiomuse.analysis.musicnn import MusicnnModel
 
     model = MusicnnModel()
