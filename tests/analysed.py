@@ -26,7 +26,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 
 
-ANALYSIS_CODE = ("decode.py", "features.py", "musicnn.py", "track.py")
+ANALYSIS_CODE = ("decode.py", "decode_inprocess.py", "features.py", "musicnn.py", "track.py")
 
 
 def _cache_file(hop: int) -> Path:

@@ -14,6 +14,12 @@ zero-padded to librosa's length.
 
 Routes, per file:
 
+* In process first, by suffix (``IN_PROCESS_FIRST``, ``decode_inprocess``), where they measured
+  cheaper per audio second with the same output (BENCHMARKS.md, "Decoding by format"): ``.flac``
+  through miniaudio's dr_flac (bit-identical to libsndfile), ``.opus`` and ``.m4a`` through PyAV
+  (ffmpeg's decoders without the child process; within 1e-6 of the ffmpeg route, which
+  resamples each channel before the average). Their blocks take the same average and soxr HQ
+  stream as libsndfile's. A file they cannot open or read to its end goes down the chain below.
 * libsndfile (soundfile): wav/aiff/flac/ogg vorbis/mp3 and everything else it opens. Output is
   identical to ``librosa.load`` (max abs difference 0 on the sample library; < 1e-6 on mp3).
 * ffmpeg (subprocess) for what libsndfile cannot open (m4a/aac, alac, wma, ape, wv, ...), and
@@ -37,7 +43,7 @@ silence. ``_Downmix`` notices it from two running energies (0.5% of the decoding
 
 Bad files raise ``DecodeError`` whose message is ``"<file name>: <reason>"``: "empty file",
 "file not found", "not an audio file", "no audio stream", "truncated or corrupt (...)",
-"... install ffmpeg ..." when only ffmpeg could decode it. A truncated file gives the audio that
+"... install ffmpeg ..." when only ffmpeg could decode it (and PyAV is not installed). A truncated file gives the audio that
 is there (a shorter signal, with a logged warning); only a file with nothing decodable raises.
 """
 
@@ -57,11 +63,22 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from audiomuse.analysis import decode_inprocess as inproc
+
 TARGET_SR = 16000
 SOXR_QUALITY = "HQ"  # librosa 0.11 default res_type 'soxr_hq'
 BLOCK_FRAMES = 1 << 16  # source frames per read: 1.5 s at 44.1 kHz, 0.5 MB for stereo float
 PIPE_CHUNK = 1 << 20  # bytes per read from ffmpeg
 FFMPEG_FIRST = frozenset({".opus"})  # libsndfile opens these, but ffmpeg decodes them 2x cheaper
+# In-process decoders tried before everything else, per suffix, where they measured cheaper with
+# the same or cosine-neutral output (BENCHMARKS.md, "Decoding by format"); a file they cannot
+# read goes down the usual chain.
+IN_PROCESS_FIRST = {
+    ".flac": "miniaudio",
+    ".opus": "pyav", ".m4a": "pyav",
+}
+_IN_PROCESS = {"miniaudio": (inproc.miniaudio_available, inproc.miniaudio_blocks),
+               "pyav": (inproc.pyav_available, inproc.pyav_blocks)}
 # A stereo mix whose average keeps less than 1% of the left channel's energy (-20 dB) has cancelled:
 # uncorrelated channels keep 50%, real stereo music 80-100%.
 CANCELLED_ENERGY_RATIO = 0.01
@@ -120,6 +137,9 @@ def decode_stream(path: Path | str, new_sink: Callable[[int], AudioSink], sr: in
 
 def _decode(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> Any:
     """The first route that decodes the file (see the module docstring), averaged by ``downmix``."""
+    first = _load_in_process(path, sr, downmix, new_sink)
+    if first is not None:
+        return first.finish()
     ffmpeg = shutil.which("ffmpeg")
     ffmpeg_error: DecodeError | None = None
     if ffmpeg and path.suffix.lower() in FFMPEG_FIRST:
@@ -154,6 +174,29 @@ def _decode(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[int], Au
         path, f"libsndfile cannot decode it ({sf_reason}); install ffmpeg (apt-get install ffmpeg) "
               "to decode m4a/aac, wma and other formats"
     )
+
+
+@functools.cache
+def _in_process_available(name: str) -> bool:
+    return _IN_PROCESS[name][0]()
+
+
+def _load_in_process(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> _Exact | None:
+    """The file through its suffix's in-process decoder, unfinished; None when there is none, it
+    is not installed, or it cannot read the file to its end (``downmix`` then starts afresh)."""
+    name = IN_PROCESS_FIRST.get(path.suffix.lower())
+    if name is None or not _in_process_available(name):
+        return None
+    try:
+        native, blocks = _IN_PROCESS[name][1](path)
+        out = _load_blocks(blocks, native, sr, downmix, new_sink)
+    except inproc.InProcessError as exc:
+        log.debug("%s: %s; trying the other decoders", path.name, exc)
+        out = None
+    if out is None or not out.received:
+        downmix.reset()
+        return None
+    return out
 
 
 def _check_file(path: Path) -> None:
@@ -236,6 +279,10 @@ class _Downmix:
 
     def __init__(self, flip_second: bool = False):
         self.flip_second = flip_second
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the energies (a route that failed part-way fed some blocks)."""
         self.mono_energy = self.left_energy = 0.0
         self.stereo_frames = 0
 
@@ -321,6 +368,31 @@ def _looks_like_text(path: Path) -> bool:
         if exc.start < len(head) - 4:  # a multi-byte character cut at the end is fine
             return False
     return printable / len(head) > 0.98
+
+
+# --- in-process decoders: miniaudio, PyAV -----------------------------------------------------
+
+
+class _RouteFailed(Exception):
+    """An in-process decoder could not read the file (whole): the usual chain takes over."""
+
+
+def _load_blocks(blocks, native: int, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> _Exact:
+    """(frames, channels) float32 blocks at ``native`` Hz through ``downmix`` and one soxr HQ
+    stream into a new sink, trimmed to librosa's length: the chain of ``_load_soundfile``."""
+    resampler = None
+    if native != sr:
+        resampler = soxr.ResampleStream(native, sr, 1, dtype="float32", quality=SOXR_QUALITY)
+    out = _Exact(new_sink(0))
+    n_in = 0
+    for block in blocks:
+        n_in += len(block)
+        mono = np.ascontiguousarray(downmix(block))
+        out.push(resampler.resample_chunk(mono) if resampler else mono)
+    if resampler is not None:
+        out.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+        out.length = _librosa_length(n_in, native, sr)
+    return out
 
 
 # --- ffmpeg -----------------------------------------------------------------------------------

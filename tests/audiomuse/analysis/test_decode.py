@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 
 from audiomuse.analysis import decode
+from audiomuse.analysis import decode_inprocess as inproc
 from audiomuse.analysis.decode import DecodeError, load_audio
 from tests.signals import noise, tone, write_wav
 
@@ -283,7 +284,7 @@ def test_truncated_m4a_without_index_fails_clearly(source, tmp_path):
 
 
 @needs_ffmpeg
-def test_without_ffmpeg(monkeypatch, source, tmp_path):
+def test_without_ffmpeg_or_pyav(monkeypatch, source, tmp_path):
     src, _ = source
     m4a = tmp_path / "song.m4a"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), *FORMATS["m4a"], str(m4a)], check=True)
@@ -291,12 +292,60 @@ def test_without_ffmpeg(monkeypatch, source, tmp_path):
     opus = tmp_path / "song.opus"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), *FORMATS["opus"], str(opus)], check=True)
     monkeypatch.setattr(decode.shutil, "which", lambda name: None)
+    monkeypatch.setattr(decode, "_in_process_available", lambda name: name != "pyav")
     with pytest.raises(DecodeError, match=r"^song\.m4a: .*install ffmpeg"):
         load_audio(m4a)
     assert 1.2 < len(load_audio(cut_flac)) / 16000 < 3.0  # libsndfile's part before the error
     ref = librosa_load(opus)
     got = load_audio(opus)  # libsndfile decodes Opus too: exactly librosa's output
     assert len(got) == len(ref) and np.abs(got - ref).max() < 1e-6
+
+
+needs_in_process = pytest.mark.skipif(not (inproc.miniaudio_available() and inproc.pyav_available()),
+                                      reason="miniaudio or PyAV not installed (pyproject pins both: make venv)")
+
+
+@needs_ffmpeg
+@needs_in_process
+@pytest.mark.parametrize("fmt", ["flac", "opus", "m4a"])
+def test_in_process_decoders_give_what_the_other_routes_give(fmt, noisy_source, tmp_path, monkeypatch):
+    """miniaudio (FLAC) and PyAV (Opus, m4a) are taken first and change nothing that matters: FLAC
+    bit for bit libsndfile's output, Opus and m4a within float rounding of the ffmpeg child's."""
+    full, _ = _encode_and_cut(noisy_source, tmp_path, fmt)
+    used = []
+    monkeypatch.setattr(decode, "_load_in_process",
+                        lambda *a, real=decode._load_in_process: used.append(real(*a)) or used[-1])
+    got = load_audio(full)
+    assert used and used[0] is not None, "the in-process decoder was not used"
+    monkeypatch.setattr(decode, "_load_in_process", lambda *a: None)
+    other = load_audio(full)
+    if fmt == "flac":
+        assert np.array_equal(got, other)
+    else:  # ffmpeg resamples each channel, then we average; in process we average first (and
+        n = min(len(got), len(other))  # trim to librosa's length from the native count)
+        assert abs(len(got) - len(other)) <= 1
+        assert 0 < np.abs(got[:n] - other[:n]).max() < 1e-6
+
+
+@needs_ffmpeg
+@needs_in_process
+def test_truncated_flac_through_miniaudio_is_warned_about(noisy_source, tmp_path, caplog):
+    _, cut = _encode_and_cut(noisy_source, tmp_path, "flac")
+    with caplog.at_level(logging.WARNING, logger="audiomuse.analysis.decode"):
+        part = load_audio(cut)
+    assert 1.5 < len(part) / 16000 < 4.0
+    assert "cut.flac: truncated or corrupt" in caplog.text
+
+
+@needs_in_process
+def test_file_the_in_process_decoders_cannot_read_still_falls_back(tmp_path):
+    """An Ogg Vorbis file named .flac: miniaudio's FLAC reader refuses it, libsndfile reads it."""
+    y = tone((440.0,), 2.0, sr=44100)
+    ogg = tmp_path / "x.ogg"
+    sf.write(str(ogg), y, 44100, format="OGG", subtype="VORBIS")
+    named_flac = tmp_path / "really-vorbis.flac"
+    named_flac.write_bytes(ogg.read_bytes())
+    assert np.array_equal(load_audio(named_flac), load_audio(ogg))
 
 
 # --- real music -------------------------------------------------------------------------------------
@@ -339,7 +388,7 @@ def test_real_music_identical_to_librosa_load(sample_library):
 @pytest.mark.slow
 @needs_ffmpeg
 def test_real_music_via_ffmpeg_keeps_the_embedding(sample_library, tmp_path):
-    """m4a and opus take the ffmpeg route (not bit-exact with librosa): embeddings must not move."""
+    """m4a and opus take PyAV (or the ffmpeg child without it; not bit-exact with librosa): embeddings must not move."""
     from audiomuse.analysis.musicnn import MusicnnModel
 
     model = MusicnnModel()
