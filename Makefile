@@ -22,11 +22,11 @@ help:
 
 venv: $(BIN)/.installed
 
+# Bytecode is compiled at install: where Python cannot write __pycache__ (PYTHONDONTWRITEBYTECODE,
+# a read-only venv) every process would otherwise recompile its imports (2-3 CPU-s per run worker).
 $(BIN)/.installed: pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PY) -m pip install --quiet uv || { echo "Need 'uv': pip install uv"; exit 1; }
 	@test -x $(BIN)/python || uv venv --quiet --python $(PY) $(VENV)
-	# Bytecode compiled at install: where Python cannot write __pycache__ (PYTHONDONTWRITEBYTECODE,
-	# a read-only venv) every process would otherwise recompile its imports (2-3 CPU-s per run worker).
 	uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]'
 	@touch $@
 
