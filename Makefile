@@ -28,6 +28,7 @@ $(BIN)/.installed: pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PY) -m pip install --quiet uv || { echo "Need 'uv': pip install uv"; exit 1; }
 	@test -x $(BIN)/python || uv venv --quiet --python $(PY) $(VENV)
 	uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]'
+	@$(BIN)/python -m compileall -q audiomuse audiomuse_pipelines audiomuse_app audiomuse_api audiomuse_run >/dev/null
 	@touch $@
 
 sysdeps:

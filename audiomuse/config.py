@@ -146,7 +146,8 @@ class Settings(BaseSettings):
     )
     analysis_workers: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1), ge=1,
-        description="concurrent album runs; threads x workers = cores",
+        description="concurrent album analyses (make run writes them into DAGSTER_HOME's dagster.yaml; "
+        "Docker: docker/dagster.yaml); threads x workers = cores",
     )
     similarity_transform: Literal["none", "centred", "standardised"] = Field(
         default="none", description="fitted on the library when the index is built, stored with it (no re-analysis)",

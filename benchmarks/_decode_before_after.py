@@ -1,5 +1,5 @@
-"""Our streaming loader before and after the in-process routes, same files, same run: main's
-``decode.py`` (a copy at OLD_DECODE) against this checkout's, interleaved, least of 3 passes.
+"""Our streaming loader before and after the in-process routes, same files, same run: an
+older ``decode.py`` (the path given as the argument) against this checkout's, interleaved, least of 3 passes.
 
 Usage: python benchmarks/_decode_before_after.py /path/to/main/audiomuse/analysis/decode.py
 """

@@ -46,13 +46,16 @@ def ours_streaming(path: Path) -> int:
 def from_blocks(open_blocks: Callable[[], tuple[int, Iterable[np.ndarray]]], sr: int = dec.TARGET_SR) -> np.ndarray:
     """``open_blocks()``'s (frames, channels) float32 blocks at their native rate -> our downmix,
     soxr HQ, librosa's length; decoded again as (L - R) / 2 when the channels cancel, as ours does."""
-    downmix = dec._Downmix()
-    native, blocks = open_blocks()
-    y = dec._load_blocks(blocks, native, sr, downmix, dec.SampleBuffer).finish()
-    if downmix.cancelled:
+    def decode(downmix) -> np.ndarray:
         native, blocks = open_blocks()
-        y = dec._load_blocks(blocks, native, sr, dec._Downmix(flip_second=True), dec.SampleBuffer).finish()
-    return y
+        try:
+            return dec._load_blocks(blocks, native, sr, downmix, dec.SampleBuffer).finish()
+        finally:
+            getattr(blocks, "close", lambda: None)()  # the shipped readers own a decoder handle
+
+    downmix = dec._Downmix()
+    y = decode(downmix)
+    return decode(dec._Downmix(flip_second=True)) if downmix.cancelled else y
 
 
 def libsndfile(path: Path) -> np.ndarray:
@@ -90,7 +93,7 @@ def pyav(path: Path) -> np.ndarray:
     """PyAV: ffmpeg's decoders in process, no child (the analysis' reader, 64k-frame blocks)."""
     from audiomuse.analysis import decode_inprocess
 
-    return from_blocks(lambda: decode_inprocess.pyav_blocks(path))
+    return from_blocks(lambda: decode_inprocess.pyav_blocks(path, dec.BLOCK_FRAMES))
 
 
 def _miniaudio_stream(path: Path) -> tuple[int, Iterable[np.ndarray]]:
@@ -108,7 +111,7 @@ def miniaudio(path: Path) -> np.ndarray:
     from audiomuse.analysis import decode_inprocess
 
     if Path(path).suffix.lower() == ".flac":
-        return from_blocks(lambda: decode_inprocess.miniaudio_blocks(path))
+        return from_blocks(lambda: decode_inprocess.dr_flac_blocks(path, dec.BLOCK_FRAMES))
     return from_blocks(lambda: _miniaudio_stream(path))
 
 

@@ -27,17 +27,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks._samples import pick_tracks  # noqa: E402
 CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser()
 ESSENTIA_PY = CACHE / "essentia-venv" / "bin" / "python"
 GRAPH = ROOT / "audiomuse" / "analysis" / "models" / "msd-musicnn.pb"
 from audiomuse.analysis.track import DEFAULT_PRECISION  # noqa: E402
-
-
-def pick_tracks(n: int) -> list[Path]:
-    lib = CACHE / "sample-library"
-    tracks = json.loads((lib / "manifest.json").read_text())["tracks"]
-    step = max(1, len(tracks) // n)
-    return [lib / t["path"] for t in tracks[::step][:n]]
 
 
 def ours(files: list[str], hop: int = 187, precision: str = DEFAULT_PRECISION, split: bool = True) -> dict:
@@ -51,9 +45,10 @@ def ours(files: list[str], hop: int = 187, precision: str = DEFAULT_PRECISION, s
     c0, w0 = time.process_time(), time.perf_counter()
     results = [analyser.analyse(Path(f)) for f in files]
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the split's whole-file decodes
     return {"cpu_s": cpu, "wall_s": wall, "audio_s": sum(r.audio_seconds for r in results),
             "embeddings": [r.embedding.tolist() for r in results], "parts": stage_split(analyser, files, hop) if split else {},
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak}
 
 
 def stage_split(analyser, files: list[str], hop: int) -> dict[str, float]:

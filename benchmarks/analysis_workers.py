@@ -37,6 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks._samples import pick_tracks  # noqa: E402
 CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser()
 
 
@@ -58,13 +59,6 @@ def _worker(files: list[str]) -> dict:
     audio = sum(analyser.analyse(Path(f)).audio_seconds for f in files)
     return {"entered_cpu_s": entered, "start_cpu_s": started, "steady_cpu_s": time.process_time() - started,
             "audio_s": audio}
-
-
-def pick_tracks(n: int) -> list[str]:
-    lib = CACHE / "sample-library"
-    tracks = json.loads((lib / "manifest.json").read_text())["tracks"]
-    step = max(1, len(tracks) // n)
-    return [str(lib / t["path"]) for t in tracks[::step][:n]]
 
 
 def run(files: list[str], workers: int) -> dict:
@@ -167,7 +161,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.dagster_runs:
         return dagster_runs(args.dagster_runs)
-    files = pick_tracks(args.tracks)
+    files = [str(p) for p in pick_tracks(args.tracks)]
     modes = ("compiled", "none") if args.bytecode == "both" else (args.bytecode,)
     print(f"{len(files)} sample-library tracks, {os.cpu_count()} cores, 1 onnxruntime + 1 BLAS thread per worker")
     print("| bytecode | workers | wall s | audio-s per wall-s | start CPU-s per worker | steady audio-s per CPU-s | load before |")

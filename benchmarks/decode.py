@@ -33,6 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks._samples import pick_tracks  # noqa: E402
 CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser()
 ENCODERS = {
     "mp3": ["-c:a", "libmp3lame", "-b:a", "192k"],
@@ -45,17 +46,6 @@ def cpu() -> float:
     """CPU seconds of this process and its waited-for children (ffmpeg)."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def pick_tracks(n: int) -> list[Path]:
-    lib = CACHE / "sample-library"
-    manifest = lib / "manifest.json"
-    if not manifest.exists():
-        sys.exit(f"no sample library at {lib}: run `make samples`")
-    paths = [lib / t["path"] for t in json.loads(manifest.read_text())["tracks"]]
-    paths = [p for p in paths if p.exists()]
-    step = max(1, len(paths) // n)
-    return paths[::step][:n]
 
 
 def librosa_load(path: Path) -> np.ndarray:

@@ -19,7 +19,8 @@ Routes, per file:
   through miniaudio's dr_flac (bit-identical to libsndfile), ``.opus`` and ``.m4a`` through PyAV
   (ffmpeg's decoders without the child process; within 1e-6 of the ffmpeg route, which
   resamples each channel before the average). Their blocks take the same average and soxr HQ
-  stream as libsndfile's. A file they cannot open or read to its end goes down the chain below.
+  stream as libsndfile's. A file they cannot open, or that fails part-way, goes down the chain
+  below; a FLAC that ends early gives what was decoded, with a warning.
 * libsndfile (soundfile): wav/aiff/flac/ogg vorbis/mp3 and everything else it opens. Output is
   identical to ``librosa.load`` (max abs difference 0 on the sample library; < 1e-6 on mp3).
 * ffmpeg (subprocess) for what libsndfile cannot open (m4a/aac, alac, wma, ape, wv, ...), and
@@ -43,8 +44,10 @@ silence. ``_Downmix`` notices it from two running energies (0.5% of the decoding
 
 Bad files raise ``DecodeError`` whose message is ``"<file name>: <reason>"``: "empty file",
 "file not found", "not an audio file", "no audio stream", "truncated or corrupt (...)",
-"... install ffmpeg ..." when only ffmpeg could decode it (and PyAV is not installed). A truncated file gives the audio that
-is there (a shorter signal, with a logged warning); only a file with nothing decodable raises.
+"... install ffmpeg ..." when only ffmpeg could decode it, or PyAV's own reason where PyAV (ffmpeg's
+libraries) tried and failed. A truncated file gives the audio that is there (a shorter signal, with
+a logged warning; an Opus or m4a cut short is not noticed, by ffmpeg either); only a file with
+nothing decodable raises.
 """
 
 from __future__ import annotations
@@ -74,10 +77,10 @@ FFMPEG_FIRST = frozenset({".opus"})  # libsndfile opens these, but ffmpeg decode
 # the same or cosine-neutral output (BENCHMARKS.md, "Decoding by format"); a file they cannot
 # read goes down the usual chain.
 IN_PROCESS_FIRST = {
-    ".flac": "miniaudio",
+    ".flac": "dr_flac",
     ".opus": "pyav", ".m4a": "pyav",
 }
-_IN_PROCESS = {"miniaudio": (inproc.miniaudio_available, inproc.miniaudio_blocks),
+_IN_PROCESS = {"dr_flac": (inproc.dr_flac_available, inproc.dr_flac_blocks),
                "pyav": (inproc.pyav_available, inproc.pyav_blocks)}
 # A stereo mix whose average keeps less than 1% of the left channel's energy (-20 dB) has cancelled:
 # uncorrelated channels keep 50%, real stereo music 80-100%.
@@ -137,7 +140,7 @@ def decode_stream(path: Path | str, new_sink: Callable[[int], AudioSink], sr: in
 
 def _decode(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> Any:
     """The first route that decodes the file (see the module docstring), averaged by ``downmix``."""
-    first = _load_in_process(path, sr, downmix, new_sink)
+    first, in_process_reason = _load_in_process(path, sr, downmix, new_sink)
     if first is not None:
         return first.finish()
     ffmpeg = shutil.which("ffmpeg")
@@ -170,6 +173,8 @@ def _decode(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[int], Au
         return partial.finish()
     if ffmpeg_error is not None:
         raise ffmpeg_error
+    if in_process_reason:  # PyAV is ffmpeg: installing the ffmpeg program would not help
+        raise DecodeError(path, f"{in_process_reason}; libsndfile cannot decode it either ({sf_reason})")
     raise DecodeError(
         path, f"libsndfile cannot decode it ({sf_reason}); install ffmpeg (apt-get install ffmpeg) "
               "to decode m4a/aac, wma and other formats"
@@ -181,22 +186,28 @@ def _in_process_available(name: str) -> bool:
     return _IN_PROCESS[name][0]()
 
 
-def _load_in_process(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> _Exact | None:
-    """The file through its suffix's in-process decoder, unfinished; None when there is none, it
-    is not installed, or it cannot read the file to its end (``downmix`` then starts afresh)."""
+def _load_in_process(path: Path, sr: int, downmix: _Downmix,
+                     new_sink: Callable[[int], AudioSink]) -> tuple[_Exact | None, str]:
+    """(the file through its suffix's in-process decoder, unfinished, or None, why not): None when
+    there is none, it is not installed (no reason), or it cannot read the file (``downmix`` then
+    starts afresh)."""
     name = IN_PROCESS_FIRST.get(path.suffix.lower())
     if name is None or not _in_process_available(name):
-        return None
+        return None, ""
+    blocks, reason = None, "no audio samples"
     try:
-        native, blocks = _IN_PROCESS[name][1](path)
+        native, blocks = _IN_PROCESS[name][1](path, BLOCK_FRAMES)
         out = _load_blocks(blocks, native, sr, downmix, new_sink)
     except inproc.InProcessError as exc:
         log.debug("%s: %s; trying the other decoders", path.name, exc)
-        out = None
+        out, reason = None, str(exc)
+    finally:
+        if blocks is not None:
+            blocks.close()
     if out is None or not out.received:
         downmix.reset()
-        return None
-    return out
+        return None, reason
+    return out, ""
 
 
 def _check_file(path: Path) -> None:
@@ -370,11 +381,7 @@ def _looks_like_text(path: Path) -> bool:
     return printable / len(head) > 0.98
 
 
-# --- in-process decoders: miniaudio, PyAV -----------------------------------------------------
-
-
-class _RouteFailed(Exception):
-    """An in-process decoder could not read the file (whole): the usual chain takes over."""
+# --- in-process decoders: dr_flac, PyAV -----------------------------------------------------
 
 
 def _load_blocks(blocks, native: int, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> _Exact:

@@ -2,9 +2,9 @@
 
 Runs here are one album's analysis (one step) or the library chain (index, map, clustering,
 recipes: each step needs the one before). Dagster's default multiprocess executor would start a
-second interpreter per step that imports Dagster and this code location again (1.4 CPU-s with
-compiled bytecode, 3.3 without) for no parallelism: `benchmarks/analysis_workers.py` and
-BENCHMARKS.md give the per-run figures.
+second interpreter per step that imports Dagster and this code location again, for no
+parallelism: 1.8 CPU-s more per album run (`benchmarks/analysis_workers.py --dagster-runs`,
+BENCHMARKS.md "Analysis throughput with workers").
 """
 
 import dagster as dg

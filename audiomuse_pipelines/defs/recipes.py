@@ -119,6 +119,14 @@ def recipe_schedule(context: dg.ScheduleEvaluationContext, database: DatabaseRes
 DAILY_MIX_CHECK_S = 3600
 
 
+def _timestamp(cursor: str | None) -> float:
+    """The sensor cursor's time; 0 (check now) when unset or not a number (edited by hand)."""
+    try:
+        return float(cursor or 0)
+    except ValueError:
+        return 0.0
+
+
 @dg.sensor(
     target=[recipe_playlists],
     minimum_interval_seconds=60,
@@ -134,7 +142,7 @@ def recipes_sensor(
 ) -> dg.SensorResult:
     db = database.database()
     now = datetime.now(timezone.utc).timestamp()
-    checked = float(context.cursor or 0)  # when listeners' histories were last asked for
+    checked = _timestamp(context.cursor)  # when listeners' histories were last asked for
     if now - checked >= DAILY_MIX_CHECK_S:
         with media_server.provider() as provider:
             created = recipes.ensure_daily_mixes(db, provider)

@@ -30,12 +30,18 @@ def no_current_defs_state_storage():
     """Every test starts and ends with no current defs-state storage.
 
     Dagster keeps "the current DefsStateStorage" in a process-wide ContextVar that an instance sets
-    when entered and resets by token on exit; instances left out of order (a daemon iteration's, a
-    disposed one) leave it pointing at a gone instance, and the next Definitions load in the same
-    worker process (any `dg.materialize`) fails with "undefined DagsterInstance weakref".
+    when entered (a generator context manager) and resets by token on exit. An instance entered and
+    never exited resets it whenever the garbage collector closes that generator, to the value of
+    its time, which points at a gone instance; the next Definitions load in the same worker process
+    (any `dg.materialize`) then fails with "undefined DagsterInstance weakref". So the collector runs
+    here first (such leftovers reset now, not in the middle of this test's setup), then the value
+    is cleared.
     """
+    import gc
+
     from dagster._core.storage.defs_state.base import _current_storage
 
+    gc.collect()
     _current_storage.set(None)
     yield
     _current_storage.set(None)

@@ -205,6 +205,9 @@ def test_the_sensor_adds_a_daily_mix_for_a_listener_with_history(db, dagster_ins
 
     assert daily_mix_owners(result.cursor) == ["ann"]  # histories are asked for at most hourly
     assert daily_mix_owners(str(float(result.cursor) - DAILY_MIX_CHECK_S)) == ["ann", "bob"]
+    edited = recipes_sensor(dg.build_sensor_context(instance=dagster_instance, resources=resources,
+                                                    cursor="edited by hand"))
+    assert float(edited.cursor) >= float(result.cursor)  # a cursor that is no time: it checked again, now
 
 
 def test_a_newly_analysed_album_refreshes_new_music_recipes_and_not_timed_ones(db, resources, dagster_instance,

@@ -295,13 +295,13 @@ def test_without_ffmpeg_or_pyav(monkeypatch, source, tmp_path):
     monkeypatch.setattr(decode, "_in_process_available", lambda name: name != "pyav")
     with pytest.raises(DecodeError, match=r"^song\.m4a: .*install ffmpeg"):
         load_audio(m4a)
-    assert 1.2 < len(load_audio(cut_flac)) / 16000 < 3.0  # libsndfile's part before the error
+    assert 1.2 < len(load_audio(cut_flac)) / 16000 < 3.0  # the part before the cut (dr_flac's)
     ref = librosa_load(opus)
     got = load_audio(opus)  # libsndfile decodes Opus too: exactly librosa's output
     assert len(got) == len(ref) and np.abs(got - ref).max() < 1e-6
 
 
-needs_in_process = pytest.mark.skipif(not (inproc.miniaudio_available() and inproc.pyav_available()),
+needs_in_process = pytest.mark.skipif(not (inproc.dr_flac_available() and inproc.pyav_available()),
                                       reason="miniaudio or PyAV not installed (pyproject pins both: make venv)")
 
 
@@ -309,15 +309,15 @@ needs_in_process = pytest.mark.skipif(not (inproc.miniaudio_available() and inpr
 @needs_in_process
 @pytest.mark.parametrize("fmt", ["flac", "opus", "m4a"])
 def test_in_process_decoders_give_what_the_other_routes_give(fmt, noisy_source, tmp_path, monkeypatch):
-    """miniaudio (FLAC) and PyAV (Opus, m4a) are taken first and change nothing that matters: FLAC
+    """dr_flac (FLAC) and PyAV (Opus, m4a) are taken first and change nothing that matters: FLAC
     bit for bit libsndfile's output, Opus and m4a within float rounding of the ffmpeg child's."""
     full, _ = _encode_and_cut(noisy_source, tmp_path, fmt)
     used = []
     monkeypatch.setattr(decode, "_load_in_process",
                         lambda *a, real=decode._load_in_process: used.append(real(*a)) or used[-1])
     got = load_audio(full)
-    assert used and used[0] is not None, "the in-process decoder was not used"
-    monkeypatch.setattr(decode, "_load_in_process", lambda *a: None)
+    assert used and used[0][0] is not None, "the in-process decoder was not used"
+    monkeypatch.setattr(decode, "_load_in_process", lambda *a: (None, ""))
     other = load_audio(full)
     if fmt == "flac":
         assert np.array_equal(got, other)
@@ -329,7 +329,7 @@ def test_in_process_decoders_give_what_the_other_routes_give(fmt, noisy_source, 
 
 @needs_ffmpeg
 @needs_in_process
-def test_truncated_flac_through_miniaudio_is_warned_about(noisy_source, tmp_path, caplog):
+def test_truncated_flac_through_dr_flac_is_warned_about(noisy_source, tmp_path, caplog):
     _, cut = _encode_and_cut(noisy_source, tmp_path, "flac")
     with caplog.at_level(logging.WARNING, logger="audiomuse.analysis.decode"):
         part = load_audio(cut)
@@ -339,13 +339,56 @@ def test_truncated_flac_through_miniaudio_is_warned_about(noisy_source, tmp_path
 
 @needs_in_process
 def test_file_the_in_process_decoders_cannot_read_still_falls_back(tmp_path):
-    """An Ogg Vorbis file named .flac: miniaudio's FLAC reader refuses it, libsndfile reads it."""
+    """An Ogg Vorbis file named .flac: dr_flac refuses it, libsndfile reads it."""
     y = tone((440.0,), 2.0, sr=44100)
     ogg = tmp_path / "x.ogg"
     sf.write(str(ogg), y, 44100, format="OGG", subtype="VORBIS")
     named_flac = tmp_path / "really-vorbis.flac"
     named_flac.write_bytes(ogg.read_bytes())
     assert np.array_equal(load_audio(named_flac), load_audio(ogg))
+
+
+@needs_ffmpeg
+@needs_in_process
+def test_an_m4a_pyav_cannot_read_names_pyavs_reason_not_a_missing_ffmpeg(noisy_source, tmp_path, monkeypatch):
+    """Without the ffmpeg program, a broken m4a fails with PyAV's reason (PyAV is ffmpeg's
+    libraries: installing the program would not help), naming the file."""
+    m4a = tmp_path / "song.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(noisy_source), *FORMATS["m4a"], str(m4a)], check=True)
+    m4a.write_bytes(m4a.read_bytes()[:600])  # the header only: no moov atom / no frames
+    monkeypatch.setattr(decode.shutil, "which", lambda name: None)
+    with pytest.raises(DecodeError, match=r"^song\.m4a: PyAV") as err:
+        load_audio(m4a)
+    assert "install ffmpeg" not in str(err.value) and "libsndfile cannot decode it either" in str(err.value)
+
+
+@needs_ffmpeg
+@needs_in_process
+@pytest.mark.parametrize("fmt, reader", [("flac", "dr_flac_blocks"), ("opus", "pyav_blocks")])
+def test_in_process_decoders_fail_part_way_into_the_next_route_and_are_closed(fmt, reader, noisy_source, tmp_path,
+                                                                               monkeypatch):
+    """A decoder that breaks after its first block: the next route decodes the file from a fresh
+    sink (the same output as without the in-process route), and the broken reader is closed."""
+    full, _ = _encode_and_cut(noisy_source, tmp_path, fmt)
+    monkeypatch.setattr(decode, "_load_in_process", lambda *a: (None, ""))
+    expected = load_audio(full)
+    monkeypatch.undo()
+    opened = []
+
+    def breaking(path, block_frames, real=getattr(inproc, reader)):
+        native, blocks = real(path, block_frames)
+        opened.append(blocks)
+
+        def first_then_fail():
+            yield next(iter(blocks))
+            raise inproc.InProcessError("broken on purpose")
+        return native, inproc.Blocks(first_then_fail(), blocks.close)
+
+    name = decode.IN_PROCESS_FIRST["." + fmt]
+    monkeypatch.setitem(decode._IN_PROCESS, name, (decode._IN_PROCESS[name][0], breaking))
+    got = load_audio(full)
+    assert opened and all(b._release is None for b in opened)  # closed
+    assert len(got) == len(expected) and np.array_equal(got, expected)
 
 
 # --- real music -------------------------------------------------------------------------------------
