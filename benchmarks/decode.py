@@ -59,16 +59,7 @@ def librosa_load(path: Path) -> np.ndarray:
 def compare(files: list[Path], repeat: int) -> dict:
     from audiomuse.analysis.decode import load_audio
 
-    load_audio(files[0]), librosa_load(files[0])  # imports, first-call costs
-    cost = {"librosa": 0.0, "ours": 0.0}
-    for name, fn in (("librosa", librosa_load), ("ours", load_audio)):
-        best = float("inf")
-        for _ in range(repeat):  # the least of a few runs: other load on the machine only adds
-            t = cpu()
-            for f in files:
-                fn(f)
-            best = min(best, cpu() - t)
-        cost[name] = best
+    cost = {name: least_cpu(fn, files, repeat) for name, fn in (("librosa", librosa_load), ("ours", load_audio))}
     audio, max_diff, min_corr, same_len = 0.0, 0.0, 1.0, 0
     for f in files:
         ref, got = librosa_load(f), load_audio(f)
