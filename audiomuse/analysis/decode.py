@@ -327,18 +327,42 @@ def _librosa_length(n_native: int, native: int, sr: int) -> int:
     return int(np.ceil(n_native * (float(sr) / native)))
 
 
+class _ToRate:
+    """Every route's last stage: mono blocks at ``native`` Hz through one soxr HQ stream (none when
+    the rates are equal) into ``out``, counting the input for librosa's output length."""
+
+    def __init__(self, out: _Exact, native: int, sr: int):
+        self.out, self.native, self.sr, self.n_in = out, native, sr, 0
+        self._soxr = (soxr.ResampleStream(native, sr, 1, dtype="float32", quality=SOXR_QUALITY)
+                      if native != sr else None)
+
+    def push(self, mono: np.ndarray) -> None:
+        self.n_in += len(mono)
+        mono = np.ascontiguousarray(mono)
+        self.out.push(self._soxr.resample_chunk(mono) if self._soxr else mono)
+
+    def flush(self) -> _Exact:
+        """The output so far, the resampler's tail included (a route cut short: length unknown)."""
+        if self._soxr is not None:
+            self.out.push(self._soxr.resample_chunk(np.zeros(0, np.float32), last=True))
+        return self.out
+
+    def finish(self) -> _Exact:
+        """The whole output, its length set to librosa's once the input length is known."""
+        self.flush()
+        if self._soxr is not None:
+            self.out.length = _librosa_length(self.n_in, self.native, self.sr)
+        return self.out
+
+
 def _load_soundfile(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> _Exact:
     """The file through libsndfile into a new sink, unfinished unless the output is complete (a
     route with no samples leaves the caller to try another)."""
     with sf.SoundFile(str(path)) as f:
         native, channels = f.samplerate, f.channels
         frames = f.frames if 0 < f.frames < 1 << 40 else 0  # an estimate for some formats (mp3)
-        resampler = None
-        if native != sr:
-            resampler = soxr.ResampleStream(native, sr, 1, dtype="float32", quality=SOXR_QUALITY)
-        out = _Exact(new_sink(math.ceil(frames * sr / native) + 64))
+        to_rate = _ToRate(_Exact(new_sink(math.ceil(frames * sr / native) + 64)), native, sr)
         buf = np.empty((BLOCK_FRAMES, channels), np.float32)
-        n_in = 0
         try:
             while True:
                 # Read to the real end of stream, not to the header's frame count (mp3 Xing
@@ -346,17 +370,10 @@ def _load_soundfile(path: Path, sr: int, downmix: _Downmix, new_sink: Callable[[
                 block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True, out=buf)
                 if len(block) == 0:
                     break
-                n_in += len(block)
-                mono = downmix(block)
-                out.push(resampler.resample_chunk(mono) if resampler else mono)
+                to_rate.push(downmix(block))
         except sf.SoundFileError as exc:
-            if resampler is not None:
-                out.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-            raise _Truncated(out, _libsndfile_reason(exc)) from None
-    if resampler is not None:
-        out.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-        out.length = _librosa_length(n_in, native, sr)
-    return out
+            raise _Truncated(to_rate.flush(), _libsndfile_reason(exc)) from None
+    return to_rate.finish()
 
 
 def _libsndfile_reason(exc: Exception) -> str:
@@ -387,19 +404,10 @@ def _looks_like_text(path: Path) -> bool:
 def _load_blocks(blocks, native: int, sr: int, downmix: _Downmix, new_sink: Callable[[int], AudioSink]) -> _Exact:
     """(frames, channels) float32 blocks at ``native`` Hz through ``downmix`` and one soxr HQ
     stream into a new sink, trimmed to librosa's length: the chain of ``_load_soundfile``."""
-    resampler = None
-    if native != sr:
-        resampler = soxr.ResampleStream(native, sr, 1, dtype="float32", quality=SOXR_QUALITY)
-    out = _Exact(new_sink(0))
-    n_in = 0
+    to_rate = _ToRate(_Exact(new_sink(0)), native, sr)
     for block in blocks:
-        n_in += len(block)
-        mono = np.ascontiguousarray(downmix(block))
-        out.push(resampler.resample_chunk(mono) if resampler else mono)
-    if resampler is not None:
-        out.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-        out.length = _librosa_length(n_in, native, sr)
-    return out
+        to_rate.push(downmix(block))
+    return to_rate.finish()
 
 
 # --- ffmpeg -----------------------------------------------------------------------------------
@@ -487,12 +495,8 @@ def _read_wav_stream(stream, sr: int, downmix: _Downmix, new_sink: Callable[[int
         return None
     rate, channels = header
     frame_bytes = 4 * channels
-    resampler = None
-    if rate != sr:
-        resampler = soxr.ResampleStream(rate, sr, 1, dtype="float32", quality=SOXR_QUALITY)
-    out = _Exact(new_sink(sr * 600))
+    to_rate = _ToRate(_Exact(new_sink(sr * 600)), rate, sr)
     pending = b""
-    n_in = 0
     while True:
         chunk = _read_exact(stream, PIPE_CHUNK)
         if not chunk:
@@ -504,13 +508,8 @@ def _read_wav_stream(stream, sr: int, downmix: _Downmix, new_sink: Callable[[int
         if not usable:
             continue
         block = np.frombuffer(chunk, np.float32, usable // 4).reshape(-1, channels)
-        n_in += len(block)
-        mono = downmix(block)
-        out.push(resampler.resample_chunk(np.ascontiguousarray(mono)) if resampler else mono)
-    if resampler is not None:
-        out.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-        out.length = _librosa_length(n_in, rate, sr)
-    return out
+        to_rate.push(downmix(block))
+    return to_rate.finish()
 
 
 def _ffmpeg_reason(path: Path, messages: str, code: int) -> str:
