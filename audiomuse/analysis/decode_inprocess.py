@@ -11,6 +11,7 @@ route does the same).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -41,12 +42,17 @@ class Blocks:
             release()
 
 
-def dr_flac_available() -> bool:
+def _importable(module: str) -> bool:
+    """Whether ``module`` imports (a broken binary wheel counts as absent: the chain goes on)."""
     try:
-        import miniaudio  # noqa: F401
+        importlib.import_module(module)
     except ImportError:
         return False
     return True
+
+
+def dr_flac_available() -> bool:
+    return _importable("miniaudio")
 
 
 def dr_flac_blocks(path: Path, block_frames: int) -> tuple[int, Blocks]:
@@ -80,11 +86,7 @@ def _dr_flac_read(ffi, lib, flac, path: Path, block_frames: int) -> Iterator[np.
 
 
 def pyav_available() -> bool:
-    try:
-        import av  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return _importable("av")
 
 
 def pyav_blocks(path: Path, block_frames: int) -> tuple[int, Blocks]:
