@@ -115,19 +115,13 @@ def miniaudio(path: Path) -> np.ndarray:
     return from_blocks(lambda: _miniaudio_stream(path))
 
 
-def _installed(module: str) -> bool:
-    try:
-        __import__(module)
-        return True
-    except ImportError:
-        return False
-
-
 def candidates() -> dict[str, Callable[[Path], np.ndarray]]:
     """name -> loader, for the installed ones."""
+    from audiomuse.analysis import decode_inprocess
+
     found = {"libsndfile": libsndfile, "ffmpeg pipe": ffmpeg_pipe}
-    if _installed("av"):
+    if decode_inprocess.pyav_available():
         found["PyAV"] = pyav
-    if _installed("miniaudio"):
+    if decode_inprocess.dr_flac_available():  # miniaudio, whose dr_flac the analysis calls
         found["miniaudio"] = miniaudio
     return found

@@ -137,7 +137,8 @@ def main() -> None:
         rs = [f.result() for f in futures]
         wall = time.perf_counter() - w0
     print(f"AudioMuse, 2 workers: {sum(r['audio_s'] for r in rs) / wall:.0f} audio-s per wall-s "
-          f"(includes process start and model load), peak RSS per worker "
+          f"(includes process start, model load and each worker's untimed warm-up track: "
+          f"benchmarks/analysis_workers.py measures scaling), peak RSS per worker "
           f"{max(r['peak_rss_mb'] for r in rs):.0f} MB")
 
     decode = r187["parts"]["decode"]

@@ -23,6 +23,7 @@ Usage: python benchmarks/analysis_workers.py [--tracks 16] [--repeats 2] [--byte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -34,6 +35,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,7 +45,6 @@ CACHE = Path(os.environ.get("AUDIOMUSE_CACHE", "~/.cache/audiomuse")).expanduser
 
 def _worker(files: list[str]) -> dict:
     """One run worker: start (imports, model, first call on a short tone), then its share."""
-    entered = time.process_time()
     import numpy as np
     import soundfile as sf
 
@@ -57,8 +58,7 @@ def _worker(files: list[str]) -> dict:
         analyser.analyse(tone)
     started = time.process_time()
     audio = sum(analyser.analyse(Path(f)).audio_seconds for f in files)
-    return {"entered_cpu_s": entered, "start_cpu_s": started, "steady_cpu_s": time.process_time() - started,
-            "audio_s": audio}
+    return {"start_cpu_s": started, "steady_cpu_s": time.process_time() - started, "audio_s": audio}
 
 
 def run(files: list[str], workers: int) -> dict:
@@ -75,28 +75,15 @@ def run(files: list[str], workers: int) -> dict:
             "steady_rate": audio / sum(p["steady_cpu_s"] for p in parts)}
 
 
-class bytecode_mode:
+@contextlib.contextmanager
+def bytecode_mode(mode: str):
     """Children see the venv's compiled bytecode, or (none) an empty pycache they cannot write to."""
-
-    def __init__(self, mode: str):
-        self.mode, self.saved, self.tmp = mode, {}, None
-
-    def __enter__(self):
-        if self.mode == "none":
-            self.tmp = tempfile.TemporaryDirectory()
-            for key, value in (("PYTHONPYCACHEPREFIX", self.tmp.name), ("PYTHONDONTWRITEBYTECODE", "1")):
-                self.saved[key] = os.environ.get(key)
-                os.environ[key] = value
-        return self
-
-    def __exit__(self, *exc):
-        for key, value in self.saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if self.tmp:
-            self.tmp.cleanup()
+    if mode != "none":
+        yield
+        return
+    with tempfile.TemporaryDirectory() as empty, mock.patch.dict(
+            os.environ, {"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"}):
+        yield
 
 
 LOCATIONS = {"in-process": "audiomuse_pipelines.definitions", "multiprocess": "benchmarks._multiprocess_location"}
